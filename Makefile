@@ -1,0 +1,42 @@
+# lanjie: two commands matter. `make demo` starts everything; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test test-sqlite test-postgres lint bench install clean
+
+$(BIN)/activate: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+## Start the demo: API + console + worker + sandbox carriers on SQLite, with a demo shop.
+demo: install
+	$(BIN)/lanjie demo --host $(HOST) --port $(PORT)
+
+## Run the whole suite: lint, then SQLite, then PostgreSQL when it is reachable.
+test: install lint test-sqlite test-postgres
+
+lint:
+	$(BIN)/ruff check src tests bench
+
+test-sqlite:
+	LANJIE_TEST_DATABASE=sqlite $(BIN)/pytest
+
+test-postgres:
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+		LANJIE_TEST_DATABASE=$(PG_URL) $(BIN)/pytest; \
+	else echo "PostgreSQL not reachable at 127.0.0.1:5432: PostgreSQL run skipped"; fi
+
+bench: install
+	$(BIN)/python bench/intercept_latency.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,185 @@
+"""The carrier plugin contract.
+
+A carrier adapter is a class registered in the ``lanjie.carriers`` entry-point group. It is built
+with the shop's account for that carrier and an injected ``httpx.AsyncClient`` (the one I/O seam:
+tests swap the transport). A capability the carrier lacks raises ``NotSupported``.
+
+Every HTTP exchange an adapter makes is appended to ``exchanges`` (secrets redacted) so the
+service layer can store it on the case timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Protocol
+
+import httpx
+
+from lanjie.domain.states import InterceptReason, InterceptType, TrackingStatus
+
+
+class Capability(StrEnum):
+    precheck = "precheck"
+    intercept = "intercept"
+    query_intercept = "query_intercept"
+    cancel_intercept = "cancel_intercept"
+    subscribe = "subscribe"
+    parse_push = "parse_push"
+    query_tracking = "query_tracking"
+    file_claim = "file_claim"
+    claim_status = "claim_status"
+
+
+@dataclass(frozen=True)
+class CarrierAccount:
+    """A shop's credentials for one carrier, plus the endpoints to use (configuration)."""
+
+    carrier: str  # plugin name, e.g. "kuaidi100"
+    credentials: Mapping[str, str]  # e.g. {"key":…, "customer":…, "secret":…, "salt":…}
+    endpoints: Mapping[str, str]  # e.g. {"api": "https://api.kuaidi100.com", "poll": "https://poll.kuaidi100.com"}
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    phone: str
+    address: str
+
+
+@dataclass(frozen=True)
+class InterceptRequest:
+    request_id: str  # our stable id for this attempt (lanjie's intercept id)
+    carrier_code: str  # the underlying courier, lower case, e.g. "zto"
+    waybill_no: str
+    intercept_type: InterceptType
+    callback_url: str
+    order_id: str = ""
+    reason: str = ""
+    address: Address | None = None  # required for redirect
+    phone_tail: str = ""  # last 4 digits of a phone, some carriers need it
+
+
+@dataclass(frozen=True)
+class InterceptAck:
+    """The synchronous answer to an intercept request."""
+
+    accepted: bool
+    task_id: str | None = None
+    reason: InterceptReason | None = None  # set when not accepted
+    message: str = ""
+    # The carrier said the waybill is already being intercepted (for instance our own earlier
+    # attempt whose answer was lost): treated as accepted by the service layer.
+    duplicate: bool = False
+
+
+class InterceptOutcome(StrEnum):
+    pending = "pending"  # registered, no result yet
+    succeeded = "succeeded"  # parcel turned back
+    failed = "failed"
+    not_found = "not_found"  # the carrier has no intercept for this waybill
+
+
+@dataclass(frozen=True)
+class InterceptState:
+    """What the carrier says about an intercept when queried."""
+
+    outcome: InterceptOutcome
+    task_id: str | None = None
+    reason: InterceptReason | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    at: datetime  # aware UTC
+    status: TrackingStatus
+    code: str  # the carrier's own code, e.g. Kuaidi100 state "0" / sub-state "1002"
+    description: str
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class TrackingSnapshot:
+    carrier_code: str
+    waybill_no: str
+    status: TrackingStatus  # of the newest event
+    events: tuple[TrackingEvent, ...]  # newest first
+    subscription: str = ""  # "polling" | "shutdown" | "abort" | "" when not a push
+    corrected_carrier_code: str | None = None  # Kuaidi100 autoCheck: the carrier code was wrong
+
+
+@dataclass(frozen=True)
+class InterceptResult:
+    """An intercept outcome pushed by the carrier (must be confirmed by a query before money moves)."""
+
+    waybill_no: str
+    task_id: str | None
+    outcome: InterceptOutcome
+    reason: InterceptReason | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Push:
+    """A parsed, verified inbound push, plus the exact acknowledgement to answer with."""
+
+    message_key: str  # de-duplication identity of this message
+    tracking: TrackingSnapshot | None = None
+    intercept: InterceptResult | None = None
+    ack_body: bytes = b""
+    ack_media_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    carrier_code: str
+    waybill_no: str
+    callback_url: str
+    phone_tail: str = ""
+
+
+@dataclass
+class Exchange:
+    """One request/response with a carrier, secrets redacted, for audit and the case timeline."""
+
+    operation: str
+    method: str
+    url: str
+    request_body: str
+    status_code: int | None
+    response_body: str
+    duration_ms: float
+    error: str = ""
+
+
+class Carrier(Protocol):
+    """What every carrier adapter offers; missing capabilities raise NotSupported."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    exchanges: list[Exchange]
+
+    def __init__(self, account: CarrierAccount, client: httpx.AsyncClient) -> None: ...
+
+    async def intercept(self, request: InterceptRequest) -> InterceptAck: ...
+
+    async def query_intercept(self, carrier_code: str, waybill_no: str, task_id: str | None,
+                              phone_tail: str = "") -> InterceptState: ...
+
+    async def subscribe(self, subscription: Subscription) -> None: ...
+
+    async def query_tracking(self, carrier_code: str, waybill_no: str,
+                             phone_tail: str = "") -> TrackingSnapshot: ...
+
+    def parse_push(self, body: bytes, content_type: str) -> Push: ...
+
+
+@dataclass
+class CarrierInfo:
+    """How a plugin describes itself (for `lanjie carriers`)."""
+
+    name: str
+    capabilities: frozenset[Capability] = field(default_factory=frozenset)

@@ -1,0 +1,177 @@
+"""Statuses, reasons and the transition table of every state machine.
+
+A table maps each state to the states it may move to. A state with no way out is terminal.
+``advance`` is the single place a transition is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TypeVar
+
+from lanjie.domain.errors import IllegalTransition
+
+
+class TrackingStatus(StrEnum):
+    """Normalised tracking status of a parcel, whatever the carrier's own codes."""
+
+    created = "created"  # label printed, not collected (待揽收)
+    picked_up = "picked_up"  # 已揽收
+    in_transit = "in_transit"  # 在途
+    at_destination = "at_destination"  # arrived at the destination outlet
+    out_for_delivery = "out_for_delivery"  # 派件
+    delivered = "delivered"  # 签收
+    delivery_failed = "delivery_failed"  # refused, no contact
+    exception = "exception"  # 疑难
+    returning = "returning"  # turned back, on the way to the sender (退回)
+    returned = "returned"  # signed for by the sender's side (退签)
+    lost = "lost"
+    damaged = "damaged"
+    expired = "expired"  # tracking stopped without an end (abort)
+
+
+class CaseType(StrEnum):
+    refund_only_shipped = "refund_only_shipped"  # 发货后仅退款: the case lanjie intercepts for
+    refund_only_unshipped = "refund_only_unshipped"
+    return_refund = "return_refund"
+    exchange = "exchange"
+    resend = "resend"
+
+
+class CaseStatus(StrEnum):
+    open = "open"  # received, nothing done yet
+    intercepting = "intercepting"  # an intercept is in flight
+    intercepted = "intercepted"  # carrier accepted or turned the parcel back; settlement waits on policy
+    needs_attention = "needs_attention"  # refused, failed or missed: a person decides (fallback)
+    refunding = "refunding"  # refund approved, being recorded downstream
+    completed = "completed"
+    rejected = "rejected"
+    cancelled = "cancelled"  # buyer withdrew the request
+
+
+class Resolution(StrEnum):
+    intercepted_refund = "intercepted_refund"
+    refund_on_refusal = "refund_on_refusal"  # 拒签后退款
+    refund_without_intercept = "refund_without_intercept"
+    rejected = "rejected"
+    buyer_cancelled = "buyer_cancelled"
+    timeout_refund = "timeout_refund"
+
+
+class InterceptType(StrEnum):
+    return_to_sender = "return_to_sender"  # 原址退回
+    return_to_outlet = "return_to_outlet"  # 退回寄件网点
+    redirect = "redirect"  # 改址, needs the new address
+
+
+class InterceptStatus(StrEnum):
+    requested = "requested"  # recorded, not yet acknowledged by the carrier
+    submitted = "submitted"  # carrier acknowledged, task id known
+    succeeded = "succeeded"  # parcel turned back
+    failed = "failed"  # accepted at first, then did not happen (reason says why)
+    refused = "refused"  # carrier said no at once
+    unknown = "unknown"  # the call's outcome is not known: query before any resubmission
+    cancel_requested = "cancel_requested"
+    cancelled = "cancelled"
+
+
+class InterceptReason(StrEnum):
+    already_delivered = "already_delivered"
+    out_for_delivery = "out_for_delivery"
+    not_picked_up = "not_picked_up"
+    already_intercepted = "already_intercepted"
+    not_supported = "not_supported"
+    bad_address = "bad_address"
+    auth_failed = "auth_failed"
+    rate_limited = "rate_limited"
+    missed = "missed"  # delivered before the stop took effect
+    carrier_error = "carrier_error"
+
+
+class RefundStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class SettlementPolicy(StrEnum):
+    """When the refund of an intercepted case is approved."""
+
+    on_accept = "on_accept"  # carrier acknowledged the intercept (fastest, Douyin's behaviour)
+    on_turned_back = "on_turned_back"  # first return scan: the safe default
+    on_received = "on_received"  # the warehouse received the parcel
+
+
+CASE_TRANSITIONS: Mapping[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.open: frozenset(
+        {CaseStatus.intercepting, CaseStatus.refunding, CaseStatus.needs_attention,
+         CaseStatus.rejected, CaseStatus.cancelled}
+    ),
+    CaseStatus.intercepting: frozenset(
+        {CaseStatus.intercepted, CaseStatus.needs_attention, CaseStatus.refunding, CaseStatus.cancelled}
+    ),
+    CaseStatus.intercepted: frozenset(
+        {CaseStatus.refunding, CaseStatus.needs_attention, CaseStatus.cancelled}
+    ),
+    CaseStatus.needs_attention: frozenset(
+        {CaseStatus.intercepting, CaseStatus.refunding, CaseStatus.rejected, CaseStatus.cancelled}
+    ),
+    CaseStatus.refunding: frozenset({CaseStatus.completed, CaseStatus.needs_attention}),
+    CaseStatus.completed: frozenset(),
+    CaseStatus.rejected: frozenset(),
+    CaseStatus.cancelled: frozenset(),
+}
+
+INTERCEPT_TRANSITIONS: Mapping[InterceptStatus, frozenset[InterceptStatus]] = {
+    InterceptStatus.requested: frozenset(
+        {InterceptStatus.submitted, InterceptStatus.refused, InterceptStatus.unknown}
+    ),
+    # After a lost answer the carrier is queried: it knows the task, refused it, or never saw it.
+    InterceptStatus.unknown: frozenset(
+        {InterceptStatus.submitted, InterceptStatus.refused, InterceptStatus.requested,
+         InterceptStatus.succeeded, InterceptStatus.failed}
+    ),
+    InterceptStatus.submitted: frozenset(
+        {InterceptStatus.succeeded, InterceptStatus.failed, InterceptStatus.cancel_requested}
+    ),
+    InterceptStatus.cancel_requested: frozenset(
+        {InterceptStatus.cancelled, InterceptStatus.succeeded, InterceptStatus.failed}
+    ),
+    InterceptStatus.succeeded: frozenset(),
+    InterceptStatus.failed: frozenset(),
+    InterceptStatus.refused: frozenset(),
+    InterceptStatus.cancelled: frozenset(),
+}
+
+REFUND_TRANSITIONS: Mapping[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.pending: frozenset({RefundStatus.approved, RefundStatus.failed}),
+    RefundStatus.approved: frozenset({RefundStatus.succeeded, RefundStatus.failed}),
+    RefundStatus.succeeded: frozenset(),
+    RefundStatus.failed: frozenset(),
+}
+
+#: Refund states that count as "the case has a refund": at most one per case.
+LIVE_REFUND_STATUSES = frozenset({RefundStatus.pending, RefundStatus.approved, RefundStatus.succeeded})
+
+#: Intercept states in which the parcel still has an intercept that may take effect.
+ACTIVE_INTERCEPT_STATUSES = frozenset(
+    {InterceptStatus.requested, InterceptStatus.submitted, InterceptStatus.unknown,
+     InterceptStatus.cancel_requested, InterceptStatus.succeeded}
+)
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def is_terminal(table: Mapping[S, frozenset[S]], state: S) -> bool:
+    """True when no transition leaves ``state``."""
+    return not table[state]
+
+
+def advance(entity: str, table: Mapping[S, frozenset[S]], current: S, target: S) -> S:
+    """Return ``target`` if the table allows ``current → target``; raise IllegalTransition otherwise."""
+    if target not in table[current]:
+        raise IllegalTransition(entity, current, target)
+    return target

@@ -1,0 +1,40 @@
+"""Configuration from the environment (prefix ``LANJIE_``), read once by bootstrap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LANJIE_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # Empty means a SQLite file in data_dir (WAL, synchronous=FULL).
+    database_url: str = ""
+    # Where carriers reach our callback endpoints, e.g. https://lanjie.example.com
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Carrier endpoints are configuration: pointing at the real carrier is a settings change.
+    kuaidi100_api_url: str = "https://api.kuaidi100.com"
+    kuaidi100_poll_url: str = "https://poll.kuaidi100.com"
+    carrier_timeout_seconds: float = 5.0
+
+    # Worker
+    worker_concurrency: int = 16
+    worker_poll_seconds: float = 0.05
+    job_lease_seconds: float = 30.0
+    job_max_attempts: int = 12
+    carrier_concurrency: int = Field(8, description="Jobs in flight per carrier, across all workers")
+
+    # Sandbox world (used by `lanjie sandbox` and `lanjie demo`)
+    sandbox_time_factor: float = 60.0
+    sandbox_propagation_seconds: float = 600.0
+    sandbox_ack_latency_ms: int = 200
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'lanjie.db').resolve()}"

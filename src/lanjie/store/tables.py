@@ -1,0 +1,258 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations are generated from this metadata.
+
+Every tenant-owned table carries ``shop_id``; unique constraints include it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id() -> sa.Column[str]:
+    return sa.Column("id", sa.String(40), primary_key=True)
+
+
+def _shop() -> sa.Column[str]:
+    return sa.Column("shop_id", sa.String(40), sa.ForeignKey("shops.id"), nullable=False, index=True)
+
+
+def _stamps() -> list[sa.Column[datetime]]:
+    return [
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    ]
+
+
+shops = sa.Table(
+    "shops", metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("settlement_policy", sa.String(32), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="Asia/Shanghai"),
+    *_stamps(),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    _id(),  # the key id, shown in the key's prefix
+    _shop(),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+carrier_accounts = sa.Table(
+    "carrier_accounts", metadata,
+    _id(),
+    _shop(),
+    sa.Column("carrier", sa.String(40), nullable=False),  # plugin name, e.g. kuaidi100
+    sa.Column("credentials", sa.JSON(), nullable=False),  # never returned by the API
+    sa.Column("callback_token", sa.String(64), nullable=False, unique=True),
+    *_stamps(),
+    sa.UniqueConstraint("shop_id", "carrier"),
+)
+
+shipments = sa.Table(
+    "shipments", metadata,
+    _id(),
+    _shop(),
+    sa.Column("carrier", sa.String(40), nullable=False),  # plugin, e.g. kuaidi100
+    sa.Column("carrier_code", sa.String(40), nullable=False),  # courier, e.g. zto
+    sa.Column("waybill_no", sa.String(64), nullable=False),
+    sa.Column("order_id", sa.String(128), nullable=False),
+    sa.Column("items", sa.JSON(), nullable=False),
+    sa.Column("value_fen", sa.BigInteger(), nullable=False),
+    sa.Column("freight_fen", sa.BigInteger(), nullable=False),
+    sa.Column("insured_fen", sa.BigInteger()),
+    sa.Column("sender", sa.JSON(), nullable=False),
+    sa.Column("recipient", sa.JSON(), nullable=False),
+    sa.Column("tracking_status", sa.String(32), nullable=False),
+    sa.Column("tracking_at", UTCDateTime()),  # time of the newest carrier event applied
+    sa.Column("tracking_events", sa.JSON(), nullable=False),
+    sa.Column("subscription", sa.String(32), nullable=False, server_default=""),
+    *_stamps(),
+    sa.UniqueConstraint("shop_id", "waybill_no"),
+    sa.Index("ix_shipments_shop_order", "shop_id", "order_id"),
+)
+
+aftersales = sa.Table(
+    "aftersales", metadata,
+    _id(),
+    _shop(),
+    sa.Column("order_id", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("refund_fen", sa.BigInteger(), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("channel", sa.String(40), nullable=False, server_default="rest"),
+    sa.Column("channel_ref", sa.String(128)),
+    sa.Column("resolution", sa.String(32)),
+    sa.Column("settlement_policy", sa.String(32), nullable=False),
+    sa.Column("received_at", UTCDateTime()),
+    sa.Column("version", sa.Integer(), nullable=False),
+    *_stamps(),
+    sa.UniqueConstraint("shop_id", "channel", "channel_ref"),
+    sa.Index("ix_aftersales_shop_status", "shop_id", "status"),
+)
+
+aftersale_parcels = sa.Table(
+    "aftersale_parcels", metadata,
+    sa.Column("aftersale_id", sa.String(40), sa.ForeignKey("aftersales.id"), primary_key=True),
+    sa.Column("shipment_id", sa.String(40), sa.ForeignKey("shipments.id"), primary_key=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+)
+
+_ACTIVE_INTERCEPT = "status IN ('requested','submitted','unknown','cancel_requested','succeeded')"
+_LIVE_REFUND = "status IN ('pending','approved','succeeded')"
+
+intercepts = sa.Table(
+    "intercepts", metadata,
+    _id(),
+    _shop(),
+    sa.Column("aftersale_id", sa.String(40), sa.ForeignKey("aftersales.id"), nullable=False, index=True),
+    sa.Column("shipment_id", sa.String(40), sa.ForeignKey("shipments.id"), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("address", sa.JSON()),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(32)),
+    sa.Column("message", sa.String(500), nullable=False, server_default=""),
+    sa.Column("task_id", sa.String(128)),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("submit_started_at", UTCDateTime()),  # set before each carrier call
+    sa.Column("answered_at", UTCDateTime()),
+    sa.Column("outcome_at", UTCDateTime()),
+    *_stamps(),
+    # One intercept that may still take effect per parcel.
+    sa.Index("uq_intercepts_active_shipment", "shipment_id", unique=True,
+             sqlite_where=sa.text(_ACTIVE_INTERCEPT), postgresql_where=sa.text(_ACTIVE_INTERCEPT)),
+)
+
+refunds = sa.Table(
+    "refunds", metadata,
+    _id(),
+    _shop(),
+    sa.Column("aftersale_id", sa.String(40), sa.ForeignKey("aftersales.id"), nullable=False, index=True),
+    sa.Column("refund_no", sa.String(64), nullable=False, unique=True),  # downstream number, reused on retry
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("evidence", sa.JSON(), nullable=False),
+    *_stamps(),
+    # At most one live refund per case: a constraint, not a convention.
+    sa.Index("uq_refunds_live_case", "aftersale_id", unique=True,
+             sqlite_where=sa.text(_LIVE_REFUND), postgresql_where=sa.text(_LIVE_REFUND)),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    _shop(),
+    sa.Column("aftersale_id", sa.String(40)),
+    sa.Column("subject_type", sa.String(32), nullable=False),
+    sa.Column("subject_id", sa.String(40), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_events_shop_id_id", "shop_id", "id"),
+    sa.Index("ix_events_aftersale", "aftersale_id", "id"),
+)
+
+carrier_exchanges = sa.Table(
+    "carrier_exchanges", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    _shop(),
+    sa.Column("aftersale_id", sa.String(40), index=True),
+    sa.Column("subject_id", sa.String(40)),
+    sa.Column("carrier", sa.String(40), nullable=False),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("url", sa.String(500), nullable=False),
+    sa.Column("request_body", sa.Text(), nullable=False),
+    sa.Column("status_code", sa.Integer()),
+    sa.Column("response_body", sa.Text(), nullable=False),
+    sa.Column("duration_ms", sa.Float(), nullable=False),
+    sa.Column("error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+inbox = sa.Table(
+    "inbox", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    _shop(),
+    sa.Column("carrier", sa.String(40), nullable=False),
+    sa.Column("message_key", sa.String(128), nullable=False),
+    sa.Column("content_type", sa.String(128), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("processed_at", UTCDateTime()),
+    sa.UniqueConstraint("shop_id", "carrier", "message_key"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("shop_id", sa.String(40), sa.ForeignKey("shops.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("response_status", sa.Integer(), nullable=False),
+    sa.Column("response_body", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(200), unique=True),  # unique job key: enqueueing twice is a no-op
+    sa.Column("shop_id", sa.String(40)),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | succeeded | dead
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer(), nullable=False),
+    sa.Column("run_at", UTCDateTime(), nullable=False),
+    sa.Column("lease_until", UTCDateTime()),
+    sa.Column("locked_by", sa.String(100)),
+    sa.Column("concurrency_key", sa.String(100)),  # e.g. carrier:kuaidi100, limited across workers
+    sa.Column("last_error", sa.Text(), nullable=False, server_default=""),
+    *_stamps(),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Index("ix_jobs_status_run_at", "status", "run_at"),
+    sa.Index("ix_jobs_concurrency", "concurrency_key", "status"),
+)

@@ -1,0 +1,75 @@
+"""Shared fixtures: every test that touches a database gets a fresh, migrated one.
+
+``LANJIE_TEST_DATABASE`` picks the database: ``sqlite`` (default) or a PostgreSQL URL. On
+PostgreSQL the run creates its own database and empties every table between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from lanjie.store.db import make_engine, migrate
+from lanjie.store.tables import metadata
+
+TEST_DATABASE = os.environ.get("LANJIE_TEST_DATABASE", "sqlite")
+ON_POSTGRES = TEST_DATABASE.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def _postgres_url() -> Iterator[str]:
+    import psycopg
+
+    name = f"lanjie_test_{uuid.uuid4().hex[:10]}"
+    admin = TEST_DATABASE.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{TEST_DATABASE.rsplit('/', 1)[0]}/{name}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty, migrated database for this test."""
+    if ON_POSTGRES:
+        url = request.getfixturevalue("_postgres_url")
+        engine = make_engine(url)
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name != "alembic_version")
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        yield url
+    else:
+        template = request.getfixturevalue("_sqlite_template")
+        path = tmp_path / "lanjie.db"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
