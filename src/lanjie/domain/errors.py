@@ -19,7 +19,8 @@ class IllegalTransition(DomainError):
     code = "illegal_transition"
 
     def __init__(self, entity: str, current: str, target: str) -> None:
-        super().__init__(f"{entity} cannot go from {current!r} to {target!r}")
+        # str() first: a StrEnum's repr is "<CaseStatus.open: 'open'>", not fit for an API message.
+        super().__init__(f"{entity} cannot go from {str(current)!r} to {str(target)!r}")
         self.entity, self.current, self.target = entity, current, target
 
 

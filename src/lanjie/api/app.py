@@ -1,0 +1,77 @@
+"""The FastAPI application: routes, problem+json errors, and (embedded mode) the worker and sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from lanjie import __version__
+from lanjie.api import problems
+from lanjie.api.routes import aftersales, carriers, events, shipments
+from lanjie.bootstrap import Container
+from lanjie.console import routes as console
+
+DESCRIPTION = """\
+lanjie (拦截) stops a shipped parcel when the buyer asks for a refund, shows the carrier's answer
+within a second, settles the refund from that answer and follows the parcel back.
+
+* Authenticate with `Authorization: Bearer <shop API key>` (`lanjie shop create NAME` prints one).
+* Every POST takes an `Idempotency-Key` header (16–255 characters). A replay returns the stored
+  response with `Idempotent-Replayed: true`; the same key with another body answers 422; a
+  concurrent duplicate answers 409. Keys are kept 72 hours.
+* Errors are `application/problem+json` naming the field or rule at fault.
+* Money is integer fen; times are UTC ISO 8601.
+"""
+
+
+def create_app(container: Container, *, run_worker: bool = False, sandbox: Any = None,
+               background: list[Callable[[], Awaitable[None]]] | None = None) -> FastAPI:
+    """The API app; ``run_worker`` runs the job worker in this process, ``sandbox`` mounts a SandboxWorld,
+    ``background`` coroutines run for the app's lifetime (the demo's simulated buyers)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = []
+        if sandbox is not None:
+            await sandbox.start()
+        if run_worker:
+            worker = container.worker or container.make_worker()
+            tasks.append(asyncio.create_task(worker.run(stop)))
+        tasks.extend(asyncio.create_task(job()) for job in background or [])
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks[1 if run_worker else 0:]:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=10)
+            if sandbox is not None:
+                await sandbox.stop()
+
+    app = FastAPI(title="lanjie", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.container = container
+    problems.install(app)
+    for router in (shipments.router, aftersales.router, events.router, carriers.router, console.router):
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console")
+
+    if sandbox is not None:
+        from lanjie.sandbox.app import create_sandbox_app
+
+        app.mount("/sandbox", create_sandbox_app(sandbox))
+    return app

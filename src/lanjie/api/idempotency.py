@@ -1,0 +1,135 @@
+"""Idempotency-Key for every mutating call (Stripe semantics, IETF draft status codes).
+
+The key row is claimed in a short transaction of its own (so a concurrent duplicate sees it and
+answers 409), then completed in the same transaction as the business change. A business-rule
+refusal is stored and replayed like a success; any other failure releases the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from lanjie.api.problems import PROBLEM, Problem, problem_for
+from lanjie.domain.errors import DomainError
+from lanjie.service.ids import utcnow
+from lanjie.service.unit_of_work import UnitOfWork
+from lanjie.store import tables as t
+
+_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{16,255}$")
+IN_FLIGHT = 0
+#: An in-flight claim older than this belongs to a request that died; the key may be taken over.
+ABANDONED_AFTER = timedelta(seconds=60)
+RETENTION = timedelta(hours=72)
+
+
+def fingerprint(request: Request, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = body.decode("utf-8", "replace")
+    return hashlib.sha256(f"{request.method} {request.url.path}\n{canonical}".encode()).hexdigest()
+
+
+def key_of(request: Request) -> str:
+    key = request.headers.get("idempotency-key", "").strip().strip('"')
+    if not key:
+        raise Problem(400, "Idempotency-Key required", "send an Idempotency-Key header (16–255 characters, "
+                      "e.g. a UUID) with every POST", type_="/problems/idempotency-key-missing",
+                      field="Idempotency-Key")
+    if not _KEY.match(key):
+        raise Problem(400, "Bad Idempotency-Key", "Idempotency-Key must be 16–255 characters of "
+                      "A-Z a-z 0-9 _ . : -", type_="/problems/idempotency-key-invalid", field="Idempotency-Key")
+    return key
+
+
+def _claim(engine: sa.Engine, shop_id: str, key: str, fp: str) -> JSONResponse | None:
+    now = utcnow()
+    k = t.idempotency_keys
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(k).where(k.c.shop_id == shop_id, k.c.key == key)).first()
+        if row is not None:
+            if row.fingerprint != fp:
+                raise Problem(422, "Idempotency-Key reused", "this Idempotency-Key was used with a different "
+                              "request body or path", type_="/problems/idempotency-key-reused")
+            if row.response_status != IN_FLIGHT:
+                media = PROBLEM if row.response_status >= 400 else "application/json"
+                return JSONResponse(json.loads(row.response_body), status_code=row.response_status,
+                                    media_type=media, headers={"Idempotent-Replayed": "true"})
+            if now - row.created_at < ABANDONED_AFTER:
+                raise _in_flight()
+            conn.execute(k.update().where(k.c.shop_id == shop_id, k.c.key == key).values(created_at=now))
+            return None
+        try:
+            with conn.begin_nested():
+                conn.execute(k.insert().values(shop_id=shop_id, key=key, fingerprint=fp,
+                                               response_status=IN_FLIGHT, response_body="", created_at=now))
+        except sa.exc.IntegrityError:
+            raise _in_flight() from None
+    return None
+
+
+def _in_flight() -> Problem:
+    return Problem(409, "Request in flight", "a request with this Idempotency-Key is still being processed",
+                   type_="/problems/idempotency-key-in-flight", headers={"Retry-After": "1"})
+
+
+def _store(conn: sa.Connection, shop_id: str, key: str, status: int, body: Any) -> None:
+    k = t.idempotency_keys
+    conn.execute(k.update().where(k.c.shop_id == shop_id, k.c.key == key).values(
+        response_status=status, response_body=json.dumps(body, ensure_ascii=False)))
+
+
+def _release(engine: sa.Engine, shop_id: str, key: str) -> None:
+    k = t.idempotency_keys
+    with engine.begin() as conn:
+        conn.execute(k.delete().where(k.c.shop_id == shop_id, k.c.key == key, k.c.response_status == IN_FLIGHT))
+
+
+async def idempotent(request: Request, shop_id: str, status: int,
+                     work: Callable[[UnitOfWork], Any], *, on_commit: Callable[[], None] | None = None) -> JSONResponse:
+    """Run ``work`` once per Idempotency-Key; replays answer with the stored response."""
+    import anyio
+
+    key = key_of(request)
+    fp = fingerprint(request, await request.body())
+    engine: sa.Engine = request.app.state.container.engine
+
+    def run() -> JSONResponse:
+        replay = _claim(engine, shop_id, key, fp)
+        if replay is not None:
+            return replay
+        try:
+            with UnitOfWork(engine, utcnow(), on_commit=on_commit) as uow:
+                try:
+                    body = work(uow)
+                    _store(uow.conn, shop_id, key, status, body)
+                    uow.commit()
+                    return JSONResponse(body, status_code=status)
+                except DomainError as exc:
+                    uow._tx.rollback()
+                    refusal = problem_for(exc)
+                    assert refusal is not None
+            with engine.begin() as conn:
+                _store(conn, shop_id, key, refusal.status, refusal.body())
+            return refusal.response()
+        except BaseException:
+            _release(engine, shop_id, key)
+            raise
+
+    return await anyio.to_thread.run_sync(run)
+
+
+def prune(engine: sa.Engine) -> int:
+    """Delete keys older than the retention window (72 h)."""
+    with engine.begin() as conn:
+        res = conn.execute(t.idempotency_keys.delete().where(t.idempotency_keys.c.created_at < utcnow() - RETENTION))
+        return res.rowcount

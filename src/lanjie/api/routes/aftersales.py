@@ -1,0 +1,118 @@
+"""After-sale cases: open, list, read, preview and request interception, confirm receipt."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+
+from lanjie.api import views
+from lanjie.api.auth import current_shop
+from lanjie.api.idempotency import idempotent
+from lanjie.api.schemas import AfterSaleIn, InterceptIn
+from lanjie.domain.model import Party
+from lanjie.domain.states import CaseStatus, CaseType
+from lanjie.service import commands
+from lanjie.service.ids import utcnow
+from lanjie.service.unit_of_work import UnitOfWork
+from lanjie.store import tables as t
+
+router = APIRouter(prefix="/v1/aftersales", tags=["aftersales"])
+Shop = Annotated[str, Depends(current_shop)]
+
+
+def _detail(uow: UnitOfWork, shop_id: str, case_id: str) -> dict[str, Any]:
+    case = commands.load_case(uow, shop_id, case_id)
+    parcels = [s for s in (uow.shipment(shop_id, sid) for sid in case.shipment_ids) if s is not None]
+    return views.case_detail(uow.conn, case, parcels)
+
+
+@router.post("", status_code=201, summary="Open an after-sale case")
+async def open_case(body: AfterSaleIn, request: Request, shop_id: Shop) -> Any:
+    cmd = commands.NewCase(order_id=body.order_id, type=body.type, refund_fen=body.refund_fen,
+                           waybill_nos=body.waybill_nos, reason=body.reason, channel=body.channel,
+                           channel_ref=body.channel_ref)
+
+    def work(uow: UnitOfWork) -> Any:
+        case = commands.open_case(uow, shop_id, cmd)
+        return views.case_summary(case) | {"waybill_nos": list(dict.fromkeys(body.waybill_nos))}
+    return await idempotent(request, shop_id, 201, work)
+
+
+@router.get("", summary="List cases, newest first")
+async def list_cases(request: Request, shop_id: Shop,
+                     status: CaseStatus | None = None, type: CaseType | None = None,
+                     carrier: Annotated[str | None, Query(description="e.g. kuaidi100:zto or zto")] = None,
+                     waybill_no: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> Any:
+    a, p, s = t.aftersales, t.aftersale_parcels, t.shipments
+    query = sa.select(a).where(a.c.shop_id == shop_id)
+    if status:
+        query = query.where(a.c.status == status)
+    if type:
+        query = query.where(a.c.type == type)
+    if carrier or waybill_no:
+        parcel = sa.select(p.c.aftersale_id).join(s, s.c.id == p.c.shipment_id).where(s.c.shop_id == shop_id)
+        if waybill_no:
+            parcel = parcel.where(s.c.waybill_no == waybill_no)
+        if carrier:
+            plugin, _, code = carrier.rpartition(":")
+            parcel = parcel.where(s.c.carrier_code == code)
+            if plugin:
+                parcel = parcel.where(s.c.carrier == plugin)
+        query = query.where(a.c.id.in_(parcel))
+
+    def read() -> Any:
+        with request.app.state.container.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+            rows = conn.execute(query.order_by(a.c.created_at.desc(), a.c.id.desc()).limit(limit).offset(offset)).all()
+        items = [{"id": r.id, "order_id": r.order_id, "type": r.type, "status": r.status, "refund_fen": r.refund_fen,
+                  "channel": r.channel, "channel_ref": r.channel_ref, "resolution": r.resolution,
+                  "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()} for r in rows]
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return await anyio.to_thread.run_sync(read)
+
+
+@router.get("/{case_id}", summary="A case with its parcels, intercepts, refund and timeline")
+async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
+    def read() -> Any:
+        with UnitOfWork(request.app.state.container.engine, utcnow()) as uow:
+            return _detail(uow, shop_id, case_id)
+    return await anyio.to_thread.run_sync(read)
+
+
+@router.post("/{case_id}/intercept-preview", summary="Per parcel: can it be intercepted, why not, fee, other items")
+async def preview(case_id: str, request: Request, shop_id: Shop) -> Any:
+    def read() -> Any:
+        with UnitOfWork(request.app.state.container.engine, utcnow()) as uow:
+            return {"aftersale_id": case_id, "parcels": commands.preview_intercepts(uow, shop_id, case_id)}
+    return await anyio.to_thread.run_sync(read)
+
+
+@router.post("/{case_id}/intercepts", status_code=202,
+             summary="Ask the carrier to stop the parcels; the answer follows as events")
+async def intercept(case_id: str, body: InterceptIn, request: Request, shop_id: Shop) -> Any:
+    address = Party(**body.address.model_dump()) if body.address else None
+
+    def work(uow: UnitOfWork) -> Any:
+        created = commands.request_intercepts(uow, shop_id, case_id, type=body.type, address=address,
+                                              waybill_nos=body.waybill_nos)
+        return {"aftersale_id": case_id, "intercepts": [views.intercept(i) for i in created]}
+    return await idempotent(request, shop_id, 202, work, on_commit=request.app.state.container.wake)
+
+
+@router.post("/{case_id}/received", summary="The warehouse received the returned parcels")
+async def received(case_id: str, request: Request, shop_id: Shop) -> Any:
+    def work(uow: UnitOfWork) -> Any:
+        return views.case_summary(commands.mark_received(uow, shop_id, case_id))
+    return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
+
+
+@router.post("/{case_id}/cancel", summary="The buyer withdrew the request")
+async def cancel(case_id: str, request: Request, shop_id: Shop) -> Any:
+    def work(uow: UnitOfWork) -> Any:
+        return views.case_summary(commands.cancel_case(uow, shop_id, case_id))
+    return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)

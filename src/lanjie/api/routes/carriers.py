@@ -1,0 +1,124 @@
+"""Carrier side: pushes from carriers (inbox), and the shop's carrier accounts."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import anyio
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request, Response
+
+from lanjie.api.auth import current_shop
+from lanjie.api.idempotency import idempotent
+from lanjie.api.problems import Problem
+from lanjie.api.schemas import CarrierAccountIn, SettlementPolicyIn
+from lanjie.carriers.errors import MalformedPush, SignatureInvalid
+from lanjie.service import commands, shops
+from lanjie.service.ids import utcnow
+from lanjie.service.unit_of_work import UnitOfWork
+from lanjie.store import tables as t
+
+router = APIRouter(tags=["carriers"])
+Shop = Annotated[str, Depends(current_shop)]
+MAX_PUSH_BYTES = 256 * 1024
+
+
+@router.post("/v1/carriers/{carrier}/callbacks/{token}",
+             summary="Carrier pushes (tracking, intercept results): verified, stored, acknowledged after commit")
+async def callback(carrier: str, token: str, request: Request) -> Response:
+    container = request.app.state.container
+    body = await request.body()
+    if len(body) > MAX_PUSH_BYTES:
+        raise Problem(413, "Push too large", f"pushes are limited to {MAX_PUSH_BYTES} bytes")
+    content_type = request.headers.get("content-type", "")
+
+    def receive() -> Response:
+        with UnitOfWork(container.engine, utcnow(), on_commit=container.wake) as uow:
+            account = shops.account_by_token(uow.conn, carrier, token)
+            if account is None or carrier not in container.gateway.registry:
+                raise Problem(404, "Not found", "no such callback endpoint")
+            adapter = container.gateway.adapter(account)
+            try:
+                push = adapter.parse_push(body, content_type)
+            except SignatureInvalid as exc:
+                raise Problem(401, "Signature invalid", str(exc) or "push signature did not verify",
+                              type_="/problems/signature-invalid") from None
+            except MalformedPush as exc:
+                raise Problem(400, "Malformed push", str(exc), type_="/problems/malformed-push") from None
+            key = push.message_key or hashlib.sha256(body).hexdigest()
+            insert = _insert_ignore(uow.conn).values(
+                shop_id=account.shop_id, carrier=carrier, message_key=key, content_type=content_type,
+                body=body.decode("utf-8"), received_at=uow.now)
+            inserted = uow.conn.execute(insert.returning(t.inbox.c.id)).scalar()
+            if inserted is not None:  # a duplicate is acknowledged without being processed again
+                uow.enqueue(commands.PROCESS_INBOX, {"shop_id": account.shop_id, "inbox_id": inserted},
+                            key=f"inbox:{inserted}", shop_id=account.shop_id)
+            uow.commit()
+            return Response(push.ack_body, media_type=push.ack_media_type)
+
+    return await anyio.to_thread.run_sync(receive)
+
+
+def _insert_ignore(conn: sa.Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(t.inbox).on_conflict_do_nothing(index_elements=["shop_id", "carrier", "message_key"])
+
+
+def _account_view(container: Any, record: shops.AccountRecord) -> dict[str, Any]:
+    # Credentials are write-only: never returned after creation.
+    return {"id": record.id, "carrier": record.carrier, "credential_fields": sorted(record.credentials),
+            "callback_url": container.gateway.callback_url(record)}
+
+
+@router.post("/v1/carrier-accounts", status_code=201, tags=["shop"],
+             summary="Set the shop's credentials for a carrier (write-only)")
+async def set_account(body: CarrierAccountIn, request: Request, shop_id: Shop) -> Any:
+    container = request.app.state.container
+    if body.carrier not in container.gateway.registry:
+        raise Problem(422, "Unknown carrier", f"unknown carrier {body.carrier!r}; known: "
+                      f"{', '.join(sorted(container.gateway.registry))}", field="carrier")
+    if body.carrier == "kuaidi100":
+        missing = [f for f in ("key", "customer", "secret", "salt") if not body.credentials.get(f)]
+        if missing:
+            raise Problem(422, "Missing credentials", f"credentials.{missing[0]} is required", field="credentials")
+        if len(body.credentials["salt"]) < 32:
+            raise Problem(422, "Weak salt", "credentials.salt must be at least 32 characters: pushes are "
+                          "verified with it", field="credentials.salt")
+
+    def work(uow: UnitOfWork) -> Any:
+        return _account_view(container, shops.upsert_carrier_account(uow.conn, shop_id, body.carrier,
+                                                                     dict(body.credentials)))
+    return await idempotent(request, shop_id, 201, work)
+
+
+@router.get("/v1/carrier-accounts", tags=["shop"], summary="The shop's carrier accounts (no credentials)")
+async def list_accounts(request: Request, shop_id: Shop) -> Any:
+    container = request.app.state.container
+
+    def read() -> Any:
+        with container.engine.connect() as conn:
+            return {"items": [_account_view(container, a) for a in shops.accounts_of(conn, shop_id)]}
+    return await anyio.to_thread.run_sync(read)
+
+
+@router.get("/v1/shop", tags=["shop"], summary="The calling shop")
+async def get_shop(request: Request, shop_id: Shop) -> Any:
+    def read() -> Any:
+        with request.app.state.container.engine.connect() as conn:
+            shop = shops.get_shop(conn, shop_id)
+        assert shop is not None
+        return {"id": shop.id, "name": shop.name, "settlement_policy": shop.settlement_policy,
+                "timezone": shop.timezone}
+    return await anyio.to_thread.run_sync(read)
+
+
+@router.put("/v1/shop/settlement-policy", tags=["shop"],
+            summary="When refunds of intercepted cases are approved: on_accept, on_turned_back, on_received")
+async def set_policy(body: SettlementPolicyIn, request: Request, shop_id: Shop) -> Any:
+    await anyio.to_thread.run_sync(shops.set_settlement_policy, request.app.state.container.engine, shop_id,
+                                   body.settlement_policy)
+    return {"settlement_policy": body.settlement_policy}

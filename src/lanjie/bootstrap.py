@@ -1,0 +1,65 @@
+"""The composition root: the one place adapters are wired into the service layer.
+
+The API, the worker, the CLI and the tests all call ``bootstrap``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+import sqlalchemy as sa
+
+from lanjie.carriers.base import Carrier
+from lanjie.carriers.registry import load_carriers
+from lanjie.service.carriers import CarrierGateway
+from lanjie.service.workflows import Workflows
+from lanjie.settings import Settings
+from lanjie.store.db import make_engine, migrate
+from lanjie.worker import Worker
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: sa.Engine
+    http: httpx.AsyncClient
+    gateway: CarrierGateway
+    workflows: Workflows
+    worker: Worker | None = None
+    wake_hooks: list = field(default_factory=list)
+
+    def wake(self) -> None:
+        """Tell in-process listeners (worker, event streams) that something committed."""
+        for hook in self.wake_hooks:
+            hook()
+
+    def make_worker(self) -> Worker:
+        s = self.settings
+        self.worker = Worker(self.engine, self.workflows.handlers(), concurrency=s.worker_concurrency,
+                             poll_seconds=s.worker_poll_seconds, lease_seconds=s.job_lease_seconds,
+                             default_limit=s.carrier_concurrency, reap_every_seconds=s.job_reap_seconds)
+        self.wake_hooks.append(self.worker.wake)
+        return self.worker
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, engine: sa.Engine | None = None,
+              http: httpx.AsyncClient | None = None, carriers: Mapping[str, type[Carrier]] | None = None,
+              run_migrations: bool = True) -> Container:
+    """Build everything lanjie needs from settings; pass pieces in to replace them (tests)."""
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.resolved_database_url())
+    if run_migrations:
+        migrate(engine)
+    http = http or httpx.AsyncClient(timeout=httpx.Timeout(settings.carrier_timeout_seconds),
+                                     follow_redirects=False)
+    gateway = CarrierGateway(settings, http, carriers or load_carriers())
+    container = Container(settings=settings, engine=engine, http=http, gateway=gateway,
+                          workflows=None)  # type: ignore[arg-type]
+    container.workflows = Workflows(engine, gateway, on_commit=container.wake)
+    return container

@@ -1,0 +1,43 @@
+"""Kuaidi100 (快递100): lanjie's default carrier, an aggregator in front of most Chinese couriers.
+
+What is documented by Kuaidi100 (carrier-protocols.md §2, §17, §18) and followed exactly here:
+``interceptOrder`` on ``{api}/label/order`` (sign = upper MD5 hex of param + t + key + secret), the
+tracking subscription ``{poll}/poll`` and its ``returnCode``s, the real-time query
+``{poll}/poll/query.do`` (sign = upper MD5 hex of param + key + customer), the tracking push
+(form ``param`` + ``sign`` = MD5 hex of param + salt) and its acknowledgement, and the tracking states.
+
+*Sandbox choices*: Kuaidi100 does not publish these, so they are lanjie's assumptions, shared with the
+sandbox twin (``lanjie.sandbox``) and kept in the tables of ``codes`` so the real values drop in:
+
+- ``interceptOrder`` answer codes besides 200: 30001 already delivered, 30002 out for delivery,
+  30003 not picked up, 30004 already intercepted (counted as accepted), 30005 not supported,
+  400 bad request (bad address when the message names the address), 403 auth, 429 rate limit.
+- The intercept result callback: same URL and form as tracking pushes, signed with the ``salt`` sent
+  in the request; ``param`` = ``{taskId, kuaidicom, kuaidinum, status: SUCCESS|FAIL,
+  code: 200|31001|31002, message, time}``; 31001 = missed (delivered before the stop took effect).
+- Intercept status: no query exists, so ``query_intercept`` reads the real-time trace instead.
+
+Decisions of lanjie's own: a query answering "no result" (500) is a trace without events in status
+``created``; subscribing and intercepting refuse to run without a salt (every push would then fail
+verification); connection failures before anything was sent are ``CarrierUnavailable``, every other
+transport failure ``CarrierTimeout`` (outcome unknown).
+"""
+
+from __future__ import annotations
+
+from .adapter import DEFAULT_ENDPOINTS, Kuaidi100
+from .push import PUSH_ACK, PUSH_REJECT, reject_ack, verify
+from .wire import dumps, label_sign, push_sign, query_sign
+
+__all__ = [
+    "DEFAULT_ENDPOINTS",
+    "PUSH_ACK",
+    "PUSH_REJECT",
+    "Kuaidi100",
+    "dumps",
+    "label_sign",
+    "push_sign",
+    "query_sign",
+    "reject_ack",
+    "verify",
+]

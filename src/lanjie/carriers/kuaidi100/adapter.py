@@ -1,0 +1,203 @@
+"""The Kuaidi100 carrier adapter: the HTTP calls, the exchange log and the capability surface."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, NoReturn
+
+import httpx
+
+from lanjie.carriers.base import (
+    Capability,
+    CarrierAccount,
+    Exchange,
+    InterceptAck,
+    InterceptRequest,
+    InterceptState,
+    Push,
+    Subscription,
+    TrackingSnapshot,
+)
+from lanjie.carriers.errors import (
+    CarrierRejected,
+    CarrierTimeout,
+    CarrierUnavailable,
+    NotSupported,
+)
+from lanjie.domain.states import InterceptReason
+
+from . import codes, push, redact, wire
+
+#: Kuaidi100's production endpoints, used when the account does not name others (e.g. the sandbox).
+DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://api.kuaidi100.com", "poll": "https://poll.kuaidi100.com"}
+CREDENTIAL_NAMES = ("key", "customer", "secret", "salt")
+# Transport failures that happen before any byte of the request is sent.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
+             httpx.UnsupportedProtocol)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Kuaidi100:
+    """Kuaidi100 (快递100), the aggregator lanjie uses by default: intercept, track and receive pushes."""
+
+    name: ClassVar[str] = "kuaidi100"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
+        Capability.query_tracking,
+    })
+
+    def __init__(self, account: CarrierAccount, client: httpx.AsyncClient, *,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
+        self._credentials = {name: account.credentials.get(name, "") for name in CREDENTIAL_NAMES}
+        self._secrets = [value for value in account.credentials.values() if value]
+        endpoints = {**DEFAULT_ENDPOINTS, **account.endpoints}
+        self._api = endpoints["api"].rstrip("/")
+        self._poll = endpoints["poll"].rstrip("/")
+        self._client = client
+        self._clock = clock  # the signed ``t`` comes from here, so tests can be byte-exact
+        self.exchanges: list[Exchange] = []
+
+    # -- operations ---------------------------------------------------------------------------------
+
+    async def intercept(self, request: InterceptRequest) -> InterceptAck:
+        """Ask Kuaidi100 to stop a parcel (``interceptOrder``); the ack only says it was registered.
+
+        After a CarrierTimeout, resubmitting is safe: a repeat is answered "already intercepted",
+        which counts as accepted.
+        """
+        key, secret, salt = self._need("intercept", "key", "secret", "salt")
+        fields = wire.intercept_form(request, key=key, secret=secret, salt=salt, t=wire.millis(self._clock()))
+        body = await self._post("intercept", f"{self._api}/label/order", fields)
+        return wire.parse_intercept_answer(body)
+
+    async def query_intercept(self, carrier_code: str, waybill_no: str, task_id: str | None,
+                              phone_tail: str = "") -> InterceptState:
+        """Judge an intercept from the real-time trace: Kuaidi100 documents no intercept-status query.
+
+        A redirect ends in a delivery to the new address, which the trace cannot tell from a missed
+        intercept: for redirects, rely on the result callback and a person, not on this.
+        """
+        snapshot = await self._query("query_intercept", carrier_code, waybill_no, phone_tail)
+        return wire.intercept_state(snapshot, task_id)
+
+    async def subscribe(self, subscription: Subscription) -> None:
+        """Subscribe a waybill to tracking pushes (``poll``); subscribing twice is harmless."""
+        key, salt = self._need("subscribe", "key", "salt")
+        fields = wire.subscribe_form(subscription, key=key, salt=salt)
+        body = await self._post("subscribe", f"{self._poll}/poll", fields)
+        code, message = str(body.get("returnCode", "")), str(body.get("message") or "")
+        rule = codes.answer_rule(codes.SUBSCRIBE_CODES, "poll", code, message)
+        if rule.verdict is codes.Verdict.unavailable:
+            raise CarrierUnavailable(f"kuaidi100 poll: {code} {message}")
+        if rule.verdict is not codes.Verdict.ok:
+            raise CarrierRejected(code, message, reason=rule.reason or InterceptReason.carrier_error)
+
+    async def query_tracking(self, carrier_code: str, waybill_no: str,
+                             phone_tail: str = "") -> TrackingSnapshot:
+        """The parcel's trace now (``poll/query.do``), newest event first.
+
+        "No result" (500) is answered as a trace without events in status ``created``: Kuaidi100 says
+        nothing was scanned yet, which every gate already reads as "not picked up".
+        """
+        return await self._query("query_tracking", carrier_code, waybill_no, phone_tail)
+
+    def parse_push(self, body: bytes, content_type: str) -> Push:
+        """Verify (with the salt, failing closed) and parse a tracking push or intercept result callback."""
+        return push.parse(body, content_type, self._credentials["salt"])
+
+    @staticmethod
+    def reject_ack() -> tuple[bytes, str]:
+        """Body and media type to answer a push that failed verification, in Kuaidi100's format."""
+        return push.reject_ack()
+
+    async def cancel_intercept(self, *args: object, **kwargs: object) -> NoReturn:
+        """Kuaidi100 documents no way to cancel an intercept."""
+        raise NotSupported("kuaidi100 cannot cancel an intercept")
+
+    async def precheck(self, *args: object, **kwargs: object) -> NoReturn:
+        """Kuaidi100 has no eligibility check; gates use query_tracking instead."""
+        raise NotSupported("kuaidi100 has no intercept precheck")
+
+    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
+        """Claims go through Kuaidi100's work-order API, which lanjie does not speak yet."""
+        raise NotSupported("kuaidi100 claims are not supported")
+
+    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
+        """See file_claim."""
+        raise NotSupported("kuaidi100 claims are not supported")
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def _need(self, operation: str, *names: str) -> list[str]:
+        # A missing salt would make every push we then receive fail verification: refuse up front.
+        missing = [name for name in names if not self._credentials[name]]
+        if missing:
+            raise CarrierRejected("config", f"kuaidi100 {operation} needs credentials: {', '.join(missing)}",
+                                  reason=InterceptReason.auth_failed)
+        return [self._credentials[name] for name in names]
+
+    async def _query(self, operation: str, carrier_code: str, waybill_no: str,
+                     phone_tail: str) -> TrackingSnapshot:
+        key, customer = self._need(operation, "key", "customer")
+        fields = wire.query_form(carrier_code, waybill_no, phone_tail, key=key, customer=customer)
+        body = await self._post(operation, f"{self._poll}/poll/query.do", fields)
+        if body.get("result") is False or "returnCode" in body:
+            code, message = str(body.get("returnCode", "")), str(body.get("message") or "")
+            rule = codes.answer_rule(codes.QUERY_ERROR_CODES, "poll/query.do", code, message)
+            if rule.verdict is codes.Verdict.no_result:
+                return wire.no_trace(carrier_code, waybill_no)
+            if rule.verdict is codes.Verdict.unavailable:
+                raise CarrierUnavailable(f"kuaidi100 poll/query.do: {code} {message}")
+            raise CarrierRejected(code, message, reason=rule.reason or InterceptReason.carrier_error)
+        if str(body.get("status")) != "200":
+            raise CarrierUnavailable(f"kuaidi100 poll/query.do: unexpected status {body.get('status')!r}")
+        try:
+            return wire.tracking_snapshot(body, carrier_code=carrier_code, waybill_no=waybill_no)
+        except wire.PayloadError as exc:
+            raise CarrierUnavailable(f"kuaidi100 poll/query.do: malformed answer: {exc}") from exc
+
+    async def _post(self, operation: str, url: str, fields: Mapping[str, str]) -> dict[str, Any]:
+        """POST a form and record the exchange; return the JSON object answered, or raise."""
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(url, content=wire.encode_form(fields),
+                                               headers={"Content-Type": wire.FORM_MEDIA_TYPE})
+        except _NOT_SENT as exc:
+            # Nothing reached Kuaidi100, so retrying cannot do anything twice.
+            self._record(operation, url, fields, None, "", started, f"{type(exc).__name__}: {exc}")
+            raise CarrierUnavailable(f"kuaidi100 {operation}: could not connect: {exc}") from exc
+        except httpx.RequestError as exc:
+            # The request may have arrived (read timeout, connection dropped, answer undecodable):
+            # the outcome is unknown, and the caller must find out before resubmitting.
+            self._record(operation, url, fields, None, "", started, f"{type(exc).__name__}: {exc}")
+            raise CarrierTimeout(f"kuaidi100 {operation}: no answer: {exc}") from exc
+        self._record(operation, url, fields, response.status_code, response.text, started, "")
+        if response.status_code >= 500:
+            raise CarrierUnavailable(f"kuaidi100 {operation}: HTTP {response.status_code}")
+        try:
+            body = json.loads(response.content)
+        except ValueError as exc:
+            raise CarrierUnavailable(
+                f"kuaidi100 {operation}: answer is not JSON (HTTP {response.status_code})") from exc
+        if not isinstance(body, dict):
+            raise CarrierUnavailable(f"kuaidi100 {operation}: answer is not a JSON object")
+        return body
+
+    def _record(self, operation: str, url: str, fields: Mapping[str, str], status_code: int | None,
+                response_text: str, started: float, error: str) -> None:
+        self.exchanges.append(Exchange(
+            operation=operation,
+            method="POST",
+            url=url,
+            request_body=redact.redact_form(fields, self._secrets),
+            status_code=status_code,
+            response_body=redact.redact_text(response_text, self._secrets),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            error=redact.redact_text(error, self._secrets),
+        ))

@@ -1,0 +1,185 @@
+"""The ``lanjie`` command: demo, serve, worker, sandbox, shop and job administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from lanjie import __version__
+from lanjie.domain.states import SettlementPolicy
+from lanjie.settings import Settings
+
+
+def _serve(app: object, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lanjie.demo import run_demo
+
+    return run_demo(args.host, args.port, buyers_per_minute=args.buyers_per_minute)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lanjie.api.app import create_app
+    from lanjie.bootstrap import bootstrap
+
+    container = bootstrap(Settings())
+    print(f"lanjie API on http://{args.host}:{args.port} (OpenAPI at /docs)", flush=True)
+    _serve(create_app(container, run_worker=not args.no_worker), args.host, args.port)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from lanjie.bootstrap import bootstrap
+
+    container = bootstrap(Settings())
+    worker = container.make_worker()
+    print(f"lanjie worker {worker.worker_id} on {container.engine.url.render_as_string()}", flush=True)
+
+    async def main() -> None:
+        try:
+            await worker.run()
+        finally:
+            await container.aclose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from lanjie.sandbox.app import create_standalone_app
+    from lanjie.sandbox.world import SandboxConfig
+
+    settings = Settings()
+    config = SandboxConfig(time_factor=args.time_factor, propagation_seconds=settings.sandbox_propagation_seconds,
+                           ack_latency_ms=settings.sandbox_ack_latency_ms)
+    print(f"lanjie sandbox on http://{args.host}:{args.port}/sandbox (Kuaidi100 twin at /sandbox/kuaidi100, "
+          f"control API at /sandbox/control)", flush=True)
+    _serve(create_standalone_app(config), args.host, args.port)
+    return 0
+
+
+def cmd_shop_create(args: argparse.Namespace) -> int:
+    from lanjie.service.shops import create_shop
+    from lanjie.store.db import make_engine, migrate
+
+    engine = make_engine(Settings().resolved_database_url())
+    migrate(engine)
+    shop, key = create_shop(engine, args.name, SettlementPolicy(args.policy))
+    if args.json:
+        print(json.dumps({"shop_id": shop.id, "api_key": key}))
+    else:
+        print(f"shop_id: {shop.id}\napi_key: {key}\n(the key is shown once; lanjie stores only its hash)")
+    return 0
+
+
+def cmd_carrier_account(args: argparse.Namespace) -> int:
+    from lanjie.service.shops import upsert_carrier_account
+    from lanjie.store.db import make_engine, migrate
+
+    engine = make_engine(Settings().resolved_database_url())
+    migrate(engine)
+    creds = {"key": args.key, "customer": args.customer, "secret": args.secret, "salt": args.salt}
+    if len(args.salt) < 32:
+        print("error: --salt must be at least 32 characters (pushes are verified with it)", file=sys.stderr)
+        return 2
+    with engine.begin() as conn:
+        record = upsert_carrier_account(conn, args.shop_id, args.carrier, creds)
+    base = Settings().public_base_url.rstrip("/")
+    print(f"carrier account {record.id} set; callback URL: "
+          f"{base}/v1/carriers/{record.carrier}/callbacks/{record.callback_token}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from lanjie.store.db import make_engine, migrate
+
+    migrate(make_engine(Settings().resolved_database_url()))
+    print("database is at the newest migration")
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from lanjie.store import jobs
+    from lanjie.store.db import make_engine
+
+    engine = make_engine(Settings().resolved_database_url())
+    if args.retry is not None:
+        ok = jobs.retry_dead(engine, job_id=args.retry)
+        print("requeued" if ok else "no dead job with that id")
+        return 0 if ok else 1
+    print(json.dumps(jobs.stats(engine)))
+    for job in jobs.list_jobs(engine, status=args.status, limit=args.limit):
+        print(json.dumps(job, default=str, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lanjie", description="lanjie (拦截): intercept shipped parcels on refund, settle the refund, "
+        "follow the return. Configuration comes from LANJIE_* environment variables "
+        "(LANJIE_DATABASE_URL, LANJIE_PUBLIC_BASE_URL, LANJIE_KUAIDI100_API_URL, …).")
+    parser.add_argument("--version", action="version", version=f"lanjie {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="API + console + worker + sandbox carriers on SQLite, with a demo shop")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--buyers-per-minute", type=float, default=6.0, help="simulated refund-only requests per minute")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="the API (and, unless --no-worker, the job worker in the same process)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-worker", action="store_true", help="run workers separately with `lanjie worker`")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="a job worker on its own; run as many as you like")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("sandbox", help="the simulated carrier world alone (Kuaidi100 protocol twin)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--time-factor", type=float, default=60.0, help="simulated seconds per real second (0 = manual)")
+    p.set_defaults(func=cmd_sandbox)
+
+    shop = sub.add_parser("shop", help="manage shops").add_subparsers(dest="shop_command", required=True)
+    p = shop.add_parser("create", help="create a shop and print its id and API key (shown once)")
+    p.add_argument("name")
+    p.add_argument("--policy", choices=[p.value for p in SettlementPolicy], default="on_turned_back",
+                   help="when refunds of intercepted cases are approved (default on_turned_back)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_shop_create)
+
+    p = sub.add_parser("carrier-account", help="set a shop's carrier credentials (never printed back)")
+    p.add_argument("shop_id")
+    p.add_argument("carrier", choices=["kuaidi100"])
+    for field in ("key", "customer", "secret", "salt"):
+        p.add_argument(f"--{field}", required=True)
+    p.set_defaults(func=cmd_carrier_account)
+
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("jobs", help="job queue counts and jobs; --retry ID requeues a dead job")
+    p.add_argument("--status", choices=["queued", "running", "succeeded", "dead"])
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--retry", type=int, metavar="JOB_ID")
+    p.set_defaults(func=cmd_jobs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""``lanjie demo``: everything in one process on SQLite — API, console, worker, the sandbox carrier
+world under /sandbox, a demo shop, and simulated buyers filing refund-only requests over time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from lanjie.settings import Settings
+
+log = logging.getLogger("lanjie.demo")
+SANDBOX_KEY, SANDBOX_CUSTOMER = "DEMOKUAIDI100KEY", "DEMOCUSTOMER"
+#: (stage, weight): most refund-only requests arrive while the parcel is on its way.
+STAGES = [("picked_up", 2), ("in_transit", 6), ("at_destination", 2), ("out_for_delivery", 1), ("delivered", 1)]
+COURIERS = ["zto", "yto", "sto", "yunda", "jtexpress"]
+GOODS = [("TEE-01", "纯棉T恤 cotton tee", 5900), ("MUG-02", "陶瓷杯 mug", 3900), ("BAG-03", "帆布包 tote", 8900),
+         ("CAP-04", "棒球帽 cap", 4900)]
+
+
+def run_demo(host: str, port: int, *, buyers_per_minute: float = 6.0) -> int:
+    """Start the embedded demo and serve until interrupted."""
+    import uvicorn
+
+    from lanjie.api.app import create_app
+    from lanjie.bootstrap import bootstrap
+    from lanjie.sandbox.world import SandboxConfig, SandboxWorld
+
+    base = f"http://{host}:{port}"
+    os.environ.setdefault("LANJIE_PUBLIC_BASE_URL", base)
+    os.environ.setdefault("LANJIE_KUAIDI100_API_URL", f"{base}/sandbox/kuaidi100")
+    os.environ.setdefault("LANJIE_KUAIDI100_POLL_URL", f"{base}/sandbox/kuaidi100")
+    settings = Settings()
+    container = bootstrap(settings)
+    secret = _demo_secret(settings.data_dir)
+    shop_id, api_key = _demo_shop(container, settings.data_dir, secret)
+    world = SandboxWorld(SandboxConfig(
+        time_factor=settings.sandbox_time_factor, propagation_seconds=settings.sandbox_propagation_seconds,
+        ack_latency_ms=settings.sandbox_ack_latency_ms,
+        kuaidi100_accounts={SANDBOX_KEY: {"customer": SANDBOX_CUSTOMER, "secret": secret["secret"]}}))
+
+    async def buyers() -> None:
+        await _simulate_buyers(base, api_key, buyers_per_minute)
+
+    app = create_app(container, run_worker=True, sandbox=world, background=[buyers])
+    print(f"""
+lanjie demo is running
+  console   {base}/console#key={api_key}
+  API docs  {base}/docs
+  sandbox   {base}/sandbox/control/clock
+  shop      {shop_id}
+  API key   {api_key}
+  database  {container.engine.url.render_as_string()}
+
+Try:  curl -H "Authorization: Bearer {api_key}" {base}/v1/aftersales
+""", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return 0
+
+
+def _demo_secret(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "demo-sandbox.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = {"secret": secrets.token_hex(16), "salt": secrets.token_hex(24)}
+    path.write_text(json.dumps(secret))
+    return secret
+
+
+def _demo_shop(container: Any, data_dir: Path, secret: dict[str, str]) -> tuple[str, str]:
+    """The demo shop and its key, made once and remembered in the data folder."""
+    from lanjie.service import shops
+
+    path = data_dir / "demo-shop.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if shops.authenticate(container.engine, saved["api_key"]) == saved["shop_id"]:
+            return saved["shop_id"], saved["api_key"]
+    shop, key = shops.create_shop(container.engine, "演示店铺 Demo shop")
+    with container.engine.begin() as conn:
+        shops.upsert_carrier_account(conn, shop.id, "kuaidi100", {
+            "key": SANDBOX_KEY, "customer": SANDBOX_CUSTOMER, "secret": secret["secret"], "salt": secret["salt"]})
+    path.write_text(json.dumps({"shop_id": shop.id, "api_key": key}))
+    return shop.id, key
+
+
+async def _simulate_buyers(base: str, api_key: str, per_minute: float) -> None:
+    """Ship parcels in the sandbox and file refund-only requests on some of them, over real HTTP."""
+    rng = random.Random()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as http:
+        for _ in range(100):  # wait for the server to listen
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+        n = 0
+        while True:
+            try:
+                await _one_buyer(http, rng)
+                n += 1
+            except Exception:  # the demo keeps going; the log says what went wrong
+                log.exception("simulated buyer failed")
+            await asyncio.sleep(60.0 / per_minute if n > 5 else 0.5)
+
+
+async def _one_buyer(http: httpx.AsyncClient, rng: random.Random) -> None:
+    stage = rng.choices([s for s, _ in STAGES], [w for _, w in STAGES])[0]
+    courier = rng.choice(COURIERS)
+    waybill = f"DEMO{rng.randrange(10**11, 10**12)}"
+    order_id = f"ORD{rng.randrange(10**9, 10**10)}"
+    sku, name, price = rng.choice(GOODS)
+    qty = rng.choice([1, 1, 2])
+    recipient = {"name": "王小明", "phone": f"138{rng.randrange(10**7, 10**8)}",
+                 "address": "上海市浦东新区世纪大道100号"}
+    sender = {"name": "演示仓", "phone": "02160000000", "address": "杭州市余杭区仓前街道1号"}
+    r = await http.post("/sandbox/control/parcels", json={"carrier": f"kuaidi100:{courier}", "waybill_no": waybill,
+                                                          "stage": stage, "sender": sender, "recipient": recipient})
+    r.raise_for_status()
+    r = await http.post("/v1/shipments", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+        "carrier": f"kuaidi100:{courier}", "waybill_no": waybill, "order_id": order_id,
+        "items": [{"sku": sku, "name": name, "qty": qty, "price_fen": price}], "value_fen": price * qty,
+        "freight_fen": 1200, "sender": sender, "recipient": recipient})
+    r.raise_for_status()
+    r = await http.post("/v1/aftersales", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+        "order_id": order_id, "type": "refund_only_shipped", "refund_fen": price * qty, "waybill_nos": [waybill],
+        "reason": rng.choice(["不想要了 changed mind", "拍错了 ordered by mistake", "发货太慢 too slow"]),
+        "channel": "rest", "channel_ref": f"RS{rng.randrange(10**9, 10**10)}"})
+    r.raise_for_status()
+    log.info("buyer filed refund-only case %s on %s (%s)", r.json()["id"], waybill, stage)

@@ -1,0 +1,388 @@
+"""Entities of the intercept-to-refund core: Shipment, AfterSale (the case), Intercept, Refund.
+
+Entities are plain Python. They check every state change against the transition tables in
+``states`` and record what happened in ``events``; they never call out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lanjie.domain.errors import IllegalTransition, RuleViolation
+from lanjie.domain.events import Event
+from lanjie.domain.rules import interceptability, refund_due
+from lanjie.domain.states import (
+    ACTIVE_INTERCEPT_STATUSES,
+    CASE_TRANSITIONS,
+    INTERCEPT_TRANSITIONS,
+    LIVE_REFUND_STATUSES,
+    REFUND_TRANSITIONS,
+    CaseStatus,
+    CaseType,
+    InterceptReason,
+    InterceptStatus,
+    InterceptType,
+    RefundStatus,
+    Resolution,
+    SettlementPolicy,
+    TrackingStatus,
+    advance,
+)
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    phone: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    name: str
+    qty: int
+    price_fen: int
+
+
+@dataclass
+class Shipment:
+    """A shipped parcel (包裹) and its normalised tracking status."""
+
+    id: str
+    shop_id: str
+    carrier: str  # plugin, e.g. kuaidi100
+    carrier_code: str  # courier, e.g. zto
+    waybill_no: str
+    order_id: str
+    items: list[Item]
+    value_fen: int
+    freight_fen: int
+    sender: Party
+    recipient: Party
+    created_at: datetime
+    insured_fen: int | None = None
+    tracking_status: TrackingStatus = TrackingStatus.created
+    tracking_at: datetime | None = None
+    tracking_events: list[dict[str, Any]] = field(default_factory=list)
+    subscription: str = ""
+    updated_at: datetime | None = None
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    def apply_tracking(self, status: TrackingStatus, at: datetime,
+                       history: list[dict[str, Any]], subscription: str = "") -> bool:
+        """Take a carrier's tracking snapshot if it is newer than what we hold (event time wins, not arrival)."""
+        if subscription:
+            self.subscription = subscription
+        if self.tracking_at is not None and at <= self.tracking_at:
+            return False
+        previous = self.tracking_status
+        self.tracking_status, self.tracking_at, self.tracking_events = status, at, history
+        self.events.append(Event("shipment.tracking_updated", "shipment", self.id, {
+            "waybill_no": self.waybill_no, "from": previous, "to": status, "at": at.isoformat(),
+        }))
+        return True
+
+
+@dataclass
+class Intercept:
+    """One request to stop one parcel and send it back (or redirect it)."""
+
+    id: str
+    shop_id: str
+    aftersale_id: str
+    shipment_id: str
+    type: InterceptType
+    created_at: datetime
+    address: Party | None = None
+    status: InterceptStatus = InterceptStatus.requested
+    reason: InterceptReason | None = None
+    message: str = ""
+    task_id: str | None = None
+    attempts: int = 0
+    submit_started_at: datetime | None = None
+    answered_at: datetime | None = None
+    outcome_at: datetime | None = None
+
+    def move(self, target: InterceptStatus) -> None:
+        self.status = advance("intercept", INTERCEPT_TRANSITIONS, self.status, target)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_INTERCEPT_STATUSES
+
+    @property
+    def accepted(self) -> bool:
+        """The carrier has taken the request (answer received), whatever happens next."""
+        return self.status in (InterceptStatus.submitted, InterceptStatus.cancel_requested,
+                               InterceptStatus.succeeded)
+
+
+@dataclass
+class Refund:
+    """The refund of a case; its number is fixed before the first downstream call and reused on retry."""
+
+    id: str
+    shop_id: str
+    aftersale_id: str
+    refund_no: str
+    amount_fen: int
+    created_at: datetime
+    status: RefundStatus = RefundStatus.pending
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def move(self, target: RefundStatus) -> None:
+        self.status = advance("refund", REFUND_TRANSITIONS, self.status, target)
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_REFUND_STATUSES
+
+
+@dataclass
+class AfterSale:
+    """An after-sale case (售后单): the buyer's request, its intercepts, its refund."""
+
+    id: str
+    shop_id: str
+    order_id: str
+    type: CaseType
+    refund_fen: int
+    shipment_ids: list[str]
+    settlement_policy: SettlementPolicy
+    created_at: datetime
+    status: CaseStatus = CaseStatus.open
+    reason: str = ""
+    channel: str = "rest"
+    channel_ref: str | None = None
+    resolution: Resolution | None = None
+    received_at: datetime | None = None
+    version: int = 0
+    updated_at: datetime | None = None
+    intercepts: list[Intercept] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    # ----------------------------------------------------------------- helpers
+    def _record(self, type_: str, subject_type: str, subject_id: str, **payload: Any) -> None:
+        self.events.append(Event(type_, subject_type, subject_id, {"aftersale_id": self.id, **payload}))
+
+    def _move(self, target: CaseStatus) -> None:
+        if target == self.status:
+            return
+        previous = self.status
+        self.status = advance("aftersale", CASE_TRANSITIONS, self.status, target)
+        self._record("aftersale.status_changed", "aftersale", self.id, **{"from": previous, "to": target})
+
+    def intercept(self, intercept_id: str) -> Intercept:
+        for icpt in self.intercepts:
+            if icpt.id == intercept_id:
+                return icpt
+        raise RuleViolation("unknown_intercept", f"intercept {intercept_id!r} is not part of case {self.id!r}")
+
+    def active_intercept_for(self, shipment_id: str) -> Intercept | None:
+        return next((i for i in self.intercepts if i.shipment_id == shipment_id and i.active), None)
+
+    @property
+    def live_refund(self) -> Refund | None:
+        return next((r for r in self.refunds if r.live), None)
+
+    @property
+    def closed(self) -> bool:
+        return not CASE_TRANSITIONS[self.status]
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, **fields: Any) -> AfterSale:
+        """Open a new case and record it."""
+        case = cls(**fields)
+        if case.refund_fen <= 0:
+            raise RuleViolation("refund_fen", "refund_fen must be a positive amount of fen")
+        if not case.shipment_ids and case.type == CaseType.refund_only_shipped:
+            raise RuleViolation("waybill_nos", "a refund-only-after-shipment case needs at least one parcel")
+        case._record("aftersale.created", "aftersale", case.id, type=case.type, refund_fen=case.refund_fen,
+                     order_id=case.order_id, status=case.status)
+        return case
+
+    # ----------------------------------------------------------------- intercepts
+    def request_intercept(self, *, intercept_id: str, shipment: Shipment, type: InterceptType,
+                          now: datetime, address: Party | None = None) -> Intercept:
+        """Ask for one parcel of this case to be stopped; refuses what the rules forbid."""
+        if self.type != CaseType.refund_only_shipped:
+            raise RuleViolation("case_type", f"only refund_only_shipped cases are intercepted, not {self.type}")
+        if shipment.id not in self.shipment_ids:
+            raise RuleViolation("waybill_no", f"parcel {shipment.waybill_no} is not part of this case")
+        if CaseStatus.intercepting not in CASE_TRANSITIONS[self.status] and self.status != CaseStatus.intercepting:
+            raise IllegalTransition("aftersale", self.status, CaseStatus.intercepting)
+        if self.active_intercept_for(shipment.id) is not None:
+            raise RuleViolation("already_intercepted", f"parcel {shipment.waybill_no} already has an intercept")
+        # Until the carrier has reported anything (tracking_at unset) the carrier itself decides.
+        blocked = interceptability(shipment.tracking_status) if shipment.tracking_at is not None else None
+        if blocked is not None:
+            raise RuleViolation(blocked, f"parcel {shipment.waybill_no} is {shipment.tracking_status}: "
+                                         f"cannot be intercepted ({blocked})")
+        if type == InterceptType.redirect and address is None:
+            raise RuleViolation("address", "a redirect needs the new address")
+        icpt = Intercept(id=intercept_id, shop_id=self.shop_id, aftersale_id=self.id, shipment_id=shipment.id,
+                         type=type, address=address, created_at=now)
+        self.intercepts.append(icpt)
+        self._move(CaseStatus.intercepting)
+        self._record("intercept.requested", "intercept", icpt.id, waybill_no=shipment.waybill_no, type=type)
+        return icpt
+
+    def intercept_attempt_started(self, intercept_id: str, now: datetime) -> Intercept:
+        """Note that a carrier call is about to be made; a crash after this point leaves the outcome unknown."""
+        icpt = self.intercept(intercept_id)
+        if icpt.status == InterceptStatus.requested and icpt.submit_started_at is not None:
+            # A previous attempt may have reached the carrier before its worker died.
+            self.intercept_unknown(intercept_id, now, "previous attempt ended without an answer")
+        if icpt.status == InterceptStatus.requested:
+            icpt.submit_started_at = now
+            icpt.attempts += 1
+        return icpt
+
+    def intercept_submit_not_sent(self, intercept_id: str) -> None:
+        """The carrier certainly did not take the request (refused connection, 5xx): safe to send again."""
+        icpt = self.intercept(intercept_id)
+        if icpt.status == InterceptStatus.requested:
+            icpt.submit_started_at = None
+
+    def intercept_unknown(self, intercept_id: str, now: datetime, message: str) -> None:
+        icpt = self.intercept(intercept_id)
+        icpt.move(InterceptStatus.unknown)
+        icpt.message = message
+        self._record("intercept.unknown", "intercept", icpt.id, message=message)
+
+    def intercept_resubmittable(self, intercept_id: str, now: datetime) -> None:
+        """The carrier was queried after an unknown outcome and knows nothing: a new request may go."""
+        icpt = self.intercept(intercept_id)
+        icpt.move(InterceptStatus.requested)
+        icpt.submit_started_at = now
+        icpt.attempts += 1
+        self._record("intercept.resubmitted", "intercept", icpt.id, attempts=icpt.attempts)
+
+    def intercept_acknowledged(self, intercept_id: str, *, task_id: str | None, now: datetime,
+                               duplicate: bool = False) -> None:
+        """The carrier accepted the request (answer within seconds)."""
+        icpt = self.intercept(intercept_id)
+        icpt.move(InterceptStatus.submitted)
+        icpt.task_id, icpt.answered_at, icpt.reason, icpt.message = task_id, now, None, ""
+        self._record("intercept.submitted", "intercept", icpt.id, task_id=task_id, duplicate=duplicate)
+        self._settle_if_due(now, trigger="intercept_accepted")
+
+    def intercept_refused(self, intercept_id: str, *, reason: InterceptReason, message: str,
+                          now: datetime) -> None:
+        """The carrier said no at once."""
+        icpt = self.intercept(intercept_id)
+        icpt.move(InterceptStatus.refused)
+        icpt.reason, icpt.message, icpt.answered_at = reason, message, now
+        self._record("intercept.refused", "intercept", icpt.id, reason=reason, message=message)
+        self._fall_back_if_stuck()
+
+    def intercept_succeeded(self, intercept_id: str, *, now: datetime, evidence: dict[str, Any]) -> None:
+        """The parcel turned back (confirmed by a query of the carrier, not a callback alone)."""
+        icpt = self.intercept(intercept_id)
+        if icpt.status == InterceptStatus.succeeded:
+            return
+        icpt.move(InterceptStatus.succeeded)
+        icpt.outcome_at = now
+        self._record("intercept.succeeded", "intercept", icpt.id, evidence=evidence)
+        self._settle_if_due(now, trigger="intercept_succeeded", evidence=evidence)
+
+    def intercept_failed(self, intercept_id: str, *, reason: InterceptReason, message: str,
+                         now: datetime) -> None:
+        """The accepted intercept did not happen; delivered first means ``missed``."""
+        icpt = self.intercept(intercept_id)
+        if icpt.status in (InterceptStatus.submitted, InterceptStatus.cancel_requested) and \
+                reason == InterceptReason.already_delivered:
+            reason = InterceptReason.missed
+        icpt.move(InterceptStatus.failed)
+        icpt.reason, icpt.message, icpt.outcome_at = reason, message, now
+        self._record("intercept.failed", "intercept", icpt.id, reason=reason, message=message)
+        self._fall_back_if_stuck()
+
+    def _fall_back_if_stuck(self) -> None:
+        # Any parcel without an intercept that may still work sends the case to a person
+        # (the shop's fallback rule; agreeing "refund on refusal" automatically is a later rule).
+        if self.status not in (CaseStatus.intercepting, CaseStatus.intercepted):
+            return
+        if any(self.active_intercept_for(sid) is None for sid in self.shipment_ids):
+            self._move(CaseStatus.needs_attention)
+
+    # ----------------------------------------------------------------- settlement
+    def mark_received(self, now: datetime) -> None:
+        """The warehouse received the returned parcel(s)."""
+        if self.received_at is None:
+            self.received_at = now
+            self._record("aftersale.received", "aftersale", self.id)
+        self._settle_if_due(now, trigger="received")
+
+    def _settle_if_due(self, now: datetime, *, trigger: str, evidence: dict[str, Any] | None = None) -> None:
+        if self.status not in (CaseStatus.intercepting, CaseStatus.intercepted):
+            return
+        per_parcel = [self.active_intercept_for(sid) for sid in self.shipment_ids]
+        if any(i is None for i in per_parcel):
+            return
+        accepted = all(i is not None and i.accepted for i in per_parcel)
+        turned_back = all(i is not None and i.status == InterceptStatus.succeeded for i in per_parcel)
+        if refund_due(self.settlement_policy, accepted=accepted, turned_back=turned_back,
+                      received=self.received_at is not None):
+            self.approve_refund(now, resolution=Resolution.intercepted_refund,
+                                evidence={"trigger": trigger, "policy": self.settlement_policy,
+                                          "intercepts": {i.id: i.status for i in per_parcel if i},
+                                          **(evidence or {})})
+        elif turned_back or (accepted and self.settlement_policy == SettlementPolicy.on_accept):
+            self._move(CaseStatus.intercepted)
+
+    def approve_refund(self, now: datetime, *, resolution: Resolution, evidence: dict[str, Any]) -> Refund:
+        """Decide the refund: one live refund per case, numbered before any downstream call."""
+        if self.live_refund is not None:
+            raise RuleViolation("refund_exists", f"case {self.id} already has refund {self.live_refund.id}")
+        self._move(CaseStatus.refunding)
+        n = len(self.refunds) + 1
+        refund = Refund(id=f"{self.id}-r{n}", shop_id=self.shop_id, aftersale_id=self.id,
+                        refund_no=f"LJ{self.id.removeprefix('as_').upper()}R{n}", amount_fen=self.refund_fen,
+                        created_at=now, evidence={**evidence, "resolution": resolution})
+        self.refunds.append(refund)
+        self.resolution = resolution
+        self._record("refund.pending", "refund", refund.id, refund_no=refund.refund_no,
+                     amount_fen=refund.amount_fen, evidence=refund.evidence)
+        return refund
+
+    def refund(self, refund_id: str) -> Refund:
+        for r in self.refunds:
+            if r.id == refund_id:
+                return r
+        raise RuleViolation("unknown_refund", f"refund {refund_id!r} is not part of case {self.id!r}")
+
+    def refund_approved(self, refund_id: str) -> None:
+        refund = self.refund(refund_id)
+        refund.move(RefundStatus.approved)
+        self._record("refund.approved", "refund", refund.id, refund_no=refund.refund_no)
+
+    def refund_succeeded(self, refund_id: str) -> None:
+        refund = self.refund(refund_id)
+        refund.move(RefundStatus.succeeded)
+        self._record("refund.succeeded", "refund", refund.id, refund_no=refund.refund_no,
+                     amount_fen=refund.amount_fen)
+        self._move(CaseStatus.completed)
+        self._record("aftersale.settled", "aftersale", self.id, resolution=self.resolution,
+                     refund_no=refund.refund_no, amount_fen=refund.amount_fen)
+
+    def refund_failed(self, refund_id: str, message: str) -> None:
+        refund = self.refund(refund_id)
+        refund.move(RefundStatus.failed)
+        self._record("refund.failed", "refund", refund.id, message=message)
+        self._move(CaseStatus.needs_attention)
+
+    # ----------------------------------------------------------------- closing
+    def cancel(self, now: datetime) -> None:
+        """The buyer withdrew the request."""
+        self._move(CaseStatus.cancelled)
+        self.resolution = Resolution.buyer_cancelled
+
+    def reject(self, now: datetime) -> None:
+        self._move(CaseStatus.rejected)
+        self.resolution = Resolution.rejected

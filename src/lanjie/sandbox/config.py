@@ -1,0 +1,46 @@
+"""Settings of one sandbox world (re-exported by ``lanjie.sandbox.world``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+HOUR = 3600.0
+
+
+def _default_accounts() -> dict[str, dict[str, str]]:
+    return {"SANDBOXKEY": {"customer": "SANDBOXCUSTOMER", "secret": "SANDBOXSECRET"}}
+
+
+@dataclass(frozen=True)
+class HopSeconds:
+    """Simulated seconds between consecutive scans of a parcel, per kind of hop."""
+
+    pickup: float = 2 * HOUR  # label printed → courier collects (揽收)
+    depart: float = 1 * HOUR  # arrival (or pickup) at a site → departure scan from it
+    to_hub: float = 3 * HOUR  # outlet ↔ its city's transfer hub
+    trunk: float = 10 * HOUR  # hub ↔ hub (干线)
+    to_outlet: float = 4 * HOUR  # destination hub → destination outlet
+    dispatch: float = 2 * HOUR  # arrival at the outlet → out for delivery (派件)
+    deliver: float = 3 * HOUR  # out for delivery → signed for (签收)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """How a sandbox world behaves. Sim times are simulated seconds; real times are wall-clock."""
+
+    time_factor: float = 60.0  # sim seconds per real second; 0 = only the control API moves the clock
+    propagation_seconds: float = 600.0  # sim: accepted intercept → flag effective at the outlets
+    ack_latency_ms: int = 200  # real: added before a synchronous intercept answer
+    tick_seconds: float = 0.05  # real: between scheduler ticks
+    kuaidi100_accounts: Mapping[str, Mapping[str, str]] = field(default_factory=_default_accounts)
+    hop_seconds: HopSeconds = field(default_factory=HopSeconds)
+    push_retry_seconds: float = 35 * 60  # sim: a failed push or callback is retried after this
+    push_retries: int = 3
+    push_timeout_seconds: float = 20.0  # real: how long a push waits for its acknowledgement
+    first_push_seconds: float = 0.0  # sim: subscription → first push of a parcel that already has scans
+    abort_no_record_seconds: float = 3 * 24 * HOUR  # sim: subscription without any scan → "abort"
+    abort_no_change_seconds: float = 60 * 24 * HOUR  # sim: no new scan for this long → "abort"
+    seed: int = 0  # seeds every random choice (faults, task ids, routes)
+    start_at: datetime | None = None  # sim time at start; None = the real time now

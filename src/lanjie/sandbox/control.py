@@ -1,0 +1,227 @@
+"""The sandbox's control API under ``/control``: JSON, separate from any carrier protocol.
+
+It creates parcels, moves the clock, forces intercept outcomes, injects loss and damage, sets
+faults, registers accounts and shows what the sandbox received and sent. Tests and the demo use it;
+a real carrier has nothing like it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from lanjie.domain.states import TrackingStatus
+from lanjie.sandbox.faults import FaultPlan
+from lanjie.sandbox.model import ForcedOutcome, InterceptTask, Parcel, PushAttempt, RequestLogEntry, Scan
+from lanjie.sandbox.route import City, Contact, Party, ScanCode, city_named
+from lanjie.sandbox.world import WorldError
+
+if TYPE_CHECKING:
+    from lanjie.sandbox.world import SandboxWorld
+
+
+class Stage(StrEnum):
+    """Where a new parcel starts."""
+
+    created = "created"
+    picked_up = "picked_up"
+    in_transit = "in_transit"
+    at_destination = "at_destination"
+    out_for_delivery = "out_for_delivery"
+    delivered = "delivered"
+
+
+class InjectKind(StrEnum):
+    lost = "lost"
+    damaged = "damaged"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartyIn(_Body):
+    name: str = Field(min_length=1, max_length=50)
+    phone: str = Field("", max_length=20)
+    address: str = Field("", max_length=200)
+    city: str = Field("", max_length=20)  # e.g. 杭州; chosen at random when empty
+
+
+class ParcelIn(_Body):
+    carrier: str = Field(min_length=1, max_length=40)  # "kuaidi100:zto" or "zto"
+    waybill_no: str = Field(pattern=r"^[A-Za-z0-9-]{4,40}$")
+    stage: Stage
+    sender: PartyIn | None = None
+    recipient: PartyIn | None = None
+
+
+class AdvanceIn(_Body):
+    seconds: float = Field(ge=0, le=366 * 86400)
+
+
+class ClockIn(_Body):
+    time_factor: float = Field(ge=0, le=1_000_000)
+
+
+class OutcomeIn(_Body):
+    outcome: ForcedOutcome
+    message: str = Field("", max_length=200)
+
+
+class InjectIn(_Body):
+    kind: InjectKind
+
+
+class AccountIn(_Body):
+    key: str = Field(min_length=1, max_length=100)
+    customer: str = Field(min_length=1, max_length=100)
+    secret: str = Field(min_length=1, max_length=200)
+    expired: bool = False
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _party(party: Party) -> dict[str, str]:
+    return {"name": party.name, "phone": party.phone, "address": party.address, "city": party.city.name}
+
+
+def _scan(scan: Scan) -> dict[str, Any]:
+    return {"at": _iso(scan.at), "status": scan.status, "code": scan.code, "location": scan.node.name,
+            "context": scan.context}
+
+
+def _task(task: InterceptTask) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id, "type": task.intercept_type, "state": task.state,
+        "accepted_at": _iso(task.accepted_at), "effective_at": _iso(task.effective_at),
+        "outcome": task.outcome, "message": task.message, "resolved_at": _iso(task.resolved_at),
+        "forced": task.forced, "requested_by": task.requested_by,
+    }
+
+
+def _push(attempt: PushAttempt) -> dict[str, Any]:
+    return {
+        "seq": attempt.seq, "at": _iso(attempt.at), "channel": attempt.channel, "url": attempt.url,
+        "attempt": attempt.attempt, "result": attempt.result, "http_status": attempt.http_status,
+        "summary": attempt.summary, "fault": attempt.fault, "detail": attempt.detail,
+    }
+
+
+def _request(entry: RequestLogEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq, "at": _iso(entry.at), "channel": entry.channel, "path": entry.path,
+        "method": entry.method, "waybill_no": entry.waybill_no, "http_status": entry.http_status,
+        "code": entry.code, "message": entry.message, "account": entry.account,
+        "held_seconds": entry.held_seconds,
+    }
+
+
+def parcel_view(world: SandboxWorld, parcel: Parcel) -> dict[str, Any]:
+    """A parcel as the control API shows it; ``history`` is newest first, like Kuaidi100's."""
+    return {
+        "carrier_code": parcel.carrier_code,
+        "waybill_no": parcel.waybill_no,
+        "stage": parcel.last_scan.code,  # the newest scan, finer than status (e.g. arrived_hub)
+        "status": parcel.status,
+        "next_scan_at": _iso(parcel.next_scan_at),
+        "route": [node.name for node in parcel.route.nodes],
+        "sender": _party(parcel.sender),
+        "recipient": _party(parcel.recipient),
+        "history": [_scan(scan) for scan in reversed(parcel.scans)],
+        "intercept": _task(parcel.intercept) if parcel.intercept is not None else None,
+        "forced_outcome": parcel.forced_outcome[0] if parcel.forced_outcome is not None else None,
+        "pushes": [_push(attempt) for attempt in world.push_log.get(parcel.waybill_no, [])],
+    }
+
+
+def _carrier_code(carrier: str) -> str:
+    protocol, _, code = carrier.rpartition(":")
+    if protocol not in ("", "kuaidi100"):
+        raise WorldError(422, f"carrier: the sandbox speaks only kuaidi100, not {protocol!r}")
+    return code
+
+
+def _contact(party: PartyIn | None) -> Contact | None:
+    return Contact(party.name, party.phone, party.address) if party is not None else None
+
+
+def _city(party: PartyIn | None) -> City | None:
+    return city_named(party.city) if party is not None and party.city else None
+
+
+def control_router(world: SandboxWorld) -> APIRouter:
+    """Routes of the control API, to be included under ``/control``."""
+    router = APIRouter()
+
+    def clock_view() -> dict[str, Any]:
+        return {"now": _iso(world.clock.now()), "time_factor": world.clock.time_factor}
+
+    @router.post("/parcels", status_code=201, summary="Create a parcel at a stage")
+    async def create_parcel(body: ParcelIn) -> dict[str, Any]:
+        parcel = world.create_parcel(
+            carrier_code=_carrier_code(body.carrier), waybill_no=body.waybill_no,
+            stage=TrackingStatus(body.stage.value), origin=_city(body.sender), destination=_city(body.recipient),
+            sender=_contact(body.sender), recipient=_contact(body.recipient),
+        )
+        return parcel_view(world, parcel)
+
+    @router.get("/parcels/{waybill_no}", summary="A parcel, its history, intercept and pushes")
+    async def get_parcel(waybill_no: str) -> dict[str, Any]:
+        return parcel_view(world, world.parcel(waybill_no))
+
+    @router.post("/parcels/{waybill_no}/outcome", summary="Force the intercept outcome")
+    async def force_outcome(waybill_no: str, body: OutcomeIn) -> dict[str, Any]:
+        return parcel_view(world, world.force_outcome(waybill_no, body.outcome, body.message))
+
+    @router.post("/parcels/{waybill_no}/inject", summary="Lose or damage a parcel")
+    async def inject(waybill_no: str, body: InjectIn) -> dict[str, Any]:
+        return parcel_view(world, world.inject(waybill_no, ScanCode(body.kind.value)))
+
+    @router.get("/clock", summary="Sim time now and the time factor")
+    async def get_clock() -> dict[str, Any]:
+        return clock_view()
+
+    @router.put("/clock", summary="Change the time factor")
+    async def put_clock(body: ClockIn) -> dict[str, Any]:
+        world.clock.set_time_factor(body.time_factor)
+        return clock_view()
+
+    @router.post("/clock/advance", summary="Move sim time forward and run everything due")
+    async def advance(body: AdvanceIn) -> dict[str, Any]:
+        ran = await world.advance(body.seconds)
+        return {**clock_view(), "actions_run": ran}
+
+    @router.post("/settle", summary="Run what is due and wait for pushes in flight")
+    async def settle() -> dict[str, Any]:
+        ran = await world.settle()
+        return {**clock_view(), "actions_run": ran}
+
+    @router.get("/faults", summary="Fault settings in force")
+    async def get_faults() -> dict[str, Any]:
+        return world.faults.plan.model_dump(mode="json")
+
+    @router.put("/faults", summary="Replace the fault settings")
+    async def put_faults(body: FaultPlan) -> dict[str, Any]:
+        world.faults.set_plan(body)
+        return world.faults.plan.model_dump(mode="json")
+
+    @router.get("/requests", summary="Protocol requests received, oldest first")
+    async def requests(waybill_no: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
+        return [_request(e) for e in world.request_log if waybill_no is None or e.waybill_no == waybill_no]
+
+    @router.post("/accounts", status_code=201, summary="Register a Kuaidi100 account")
+    async def register_account(body: AccountIn) -> dict[str, Any]:
+        other = next((a for a in world.kuaidi100.accounts.values()
+                      if a.customer == body.customer and a.key != body.key), None)
+        if other is not None:
+            raise WorldError(409, f"customer: {body.customer!r} already belongs to another key")
+        account = world.kuaidi100.register_account(body.key, body.customer, body.secret, body.expired)
+        return {"key": account.key, "customer": account.customer, "expired": account.expired}
+
+    return router

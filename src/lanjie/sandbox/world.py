@@ -1,0 +1,430 @@
+"""A simulated carrier world: parcels scanned along routes on a clock, intercepts racing deliveries.
+
+The world is carrier-neutral physics; protocol twins (``kuaidi100_twin``) listen to it and turn its
+changes into their own pushes and callbacks. Everything runs on one asyncio loop: the ticker runs
+due actions in sim-time order, and pushes go out as tracked background tasks.
+
+Intercept rule: an accepted intercept's flag takes effect ``propagation_seconds`` later. The parcel's
+first scan at or after that moment catches it (if it is not delivered yet) and the parcel turns back
+(or, for an address change, heads to the new address). A delivery before that moment is a miss.
+A forced outcome (control API) overrides the race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+
+from lanjie.domain.states import InterceptType, TrackingStatus
+from lanjie.sandbox.clock import SimClock
+from lanjie.sandbox.config import HopSeconds, SandboxConfig
+from lanjie.sandbox.faults import Faults
+from lanjie.sandbox.kuaidi100_twin import Kuaidi100Twin
+from lanjie.sandbox.model import (
+    Channel,
+    ForcedOutcome,
+    InterceptTask,
+    Parcel,
+    PushAttempt,
+    PushResult,
+    Refusal,
+    RequestLogEntry,
+    Scan,
+    TaskOutcome,
+    TaskState,
+)
+from lanjie.sandbox.push import Delivery, PushSender
+from lanjie.sandbox.route import (
+    CARRIER_NAMES,
+    CITIES,
+    City,
+    Contact,
+    Party,
+    Route,
+    ScanCode,
+    canonical_carrier,
+    exception_scan,
+    forward_plan,
+    redirect_plan,
+    return_plan,
+    stage_index,
+)
+
+__all__ = ["HopSeconds", "SandboxConfig", "SandboxWorld", "WorldError"]
+
+logger = logging.getLogger(__name__)
+
+Action = Callable[[datetime], None]
+
+#: Stages a parcel can be created at through the control API.
+CREATABLE_STAGES = (
+    TrackingStatus.created, TrackingStatus.picked_up, TrackingStatus.in_transit,
+    TrackingStatus.at_destination, TrackingStatus.out_for_delivery, TrackingStatus.delivered,
+)
+_ACCEPTING = (TrackingStatus.picked_up, TrackingStatus.in_transit, TrackingStatus.at_destination)
+_MAX_ACTIONS_PER_PASS = 100_000
+
+
+class WorldError(Exception):
+    """A control request the world cannot carry out; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+class WorldListener(Protocol):
+    """A protocol twin's hooks into the world."""
+
+    def on_tracking(self, parcel: Parcel) -> None: ...
+
+    def on_intercept_resolved(self, parcel: Parcel, task: InterceptTask) -> None: ...
+
+
+@dataclass(frozen=True)
+class InterceptDecision:
+    """The world's answer to an intercept request: a new task, or a refusal (with the old task if any)."""
+
+    task: InterceptTask | None
+    refusal: Refusal | None = None
+
+
+class SandboxWorld:
+    """Parcels, intercepts, the clock that moves them, and the pushes they cause."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        start_at = self.config.start_at or datetime.now(UTC).replace(microsecond=0)
+        self.clock = SimClock(start_at, self.config.time_factor)
+        self.rng = random.Random(self.config.seed)
+        self.faults = Faults(self.rng)
+        self.parcels: dict[str, Parcel] = {}
+        self.request_log: list[RequestLogEntry] = []
+        self.push_log: dict[str, list[PushAttempt]] = {}
+        self.pushes = PushSender(self)
+        self._queue: list[tuple[datetime, int, Action]] = []
+        self._order = itertools.count()
+        self._log_seq = itertools.count(1)
+        self._task_ids: set[str] = set()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()  # one pass over due actions at a time (ticker vs advance/settle)
+        self._ticker: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._listeners: list[WorldListener] = []
+        self.kuaidi100 = Kuaidi100Twin(self)
+        self._listeners.append(self.kuaidi100)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the ticker (on the running loop) and the HTTP client pushes use."""
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick_forever(), name="sandbox-ticker")
+
+    async def stop(self) -> None:
+        """Stop the ticker, abandon pushes in flight, close the HTTP client."""
+        tasks = [t for t in [self._ticker, *self._inflight] if t is not None]
+        self._ticker = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client pushes go out with (made on first use; the environment's proxies are ignored)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.config.push_timeout_seconds, trust_env=False)
+        return self._http
+
+    @property
+    def push_retry_delta(self) -> timedelta:
+        return timedelta(seconds=self.config.push_retry_seconds)
+
+    # ---- scheduling ------------------------------------------------------------------------
+
+    def schedule(self, at: datetime, action: Action) -> None:
+        """Run ``action(at)`` once sim time reaches ``at`` (actions due together run in order given)."""
+        heapq.heappush(self._queue, (at, next(self._order), action))
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a push in the background; ``settle`` and ``advance`` wait for it."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._inflight.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("sandbox background task failed", exc_info=task.exception())
+
+    def _run_due(self) -> int:
+        ran = 0
+        while self._queue and self._queue[0][0] <= self.clock.now() and ran < _MAX_ACTIONS_PER_PASS:
+            at, _, action = heapq.heappop(self._queue)
+            try:
+                action(at)
+            except Exception:  # one broken action must not stop the world
+                logger.exception("sandbox action failed")
+            ran += 1
+        return ran
+
+    async def _quiesce(self) -> int:
+        """Run everything due now and wait for the pushes it starts, until nothing is left."""
+        total = 0
+        for _ in range(10_000):
+            ran = self._run_due()
+            total += ran
+            if self._inflight:
+                await asyncio.wait(set(self._inflight))
+            elif ran == 0:
+                break
+        return total
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_seconds)
+            if self._lock.locked():
+                continue
+            async with self._lock:
+                self._run_due()
+
+    async def advance(self, seconds: float) -> int:
+        """Move sim time forward, running every due action at its own time and waiting for its pushes.
+
+        Returns how many actions ran. A push that fails during the advance is retried within it
+        when its retry falls before the new now.
+        """
+        if seconds < 0:
+            raise WorldError(422, "seconds: the clock only moves forward")
+        async with self._lock:
+            target = self.clock.now() + timedelta(seconds=seconds)
+            ran = await self._quiesce()
+            while self._queue and self._queue[0][0] <= target:
+                self.clock.advance_to(self._queue[0][0])
+                ran += await self._quiesce()
+            self.clock.advance_to(target)
+            ran += await self._quiesce()
+        return ran
+
+    async def settle(self) -> int:
+        """Run what is due now and wait until every push it (or the ticker) started was attempted."""
+        async with self._lock:
+            return await self._quiesce()
+
+    # ---- parcels ---------------------------------------------------------------------------
+
+    def parcel(self, waybill_no: str) -> Parcel:
+        parcel = self.parcels.get(waybill_no)
+        if parcel is None:
+            raise WorldError(404, f"waybill_no: no parcel {waybill_no!r} in the sandbox")
+        return parcel
+
+    def create_parcel(self, *, carrier_code: str, waybill_no: str, stage: TrackingStatus,
+                      origin: City | None = None, destination: City | None = None,
+                      sender: Contact | None = None, recipient: Contact | None = None) -> Parcel:
+        """A parcel whose history up to ``stage`` lies in the past and whose newest scan is now.
+
+        Cities not given are chosen at random (seeded), different from each other.
+        """
+        if waybill_no in self.parcels:
+            raise WorldError(409, f"waybill_no: parcel {waybill_no!r} already exists")
+        carrier = canonical_carrier(carrier_code)
+        if carrier is None:
+            raise WorldError(422, f"carrier: {carrier_code!r} is not a carrier the sandbox simulates")
+        if stage not in CREATABLE_STAGES:
+            raise WorldError(422, f"stage: a parcel cannot be created at {stage!r}")
+        others = [city for city in CITIES if city not in (origin, destination)]
+        if origin is None:
+            origin = self.rng.choice(others)
+            others.remove(origin)
+        if destination is None:
+            destination = self.rng.choice(others)
+        sender = sender or Contact("示例商家", "13800000000", f"{origin.name}{origin.districts[0]}区仓库")
+        recipient = recipient or Contact("张三", "13700000000", f"{destination.name}{destination.districts[0]}区")
+        route = Route.between(origin, destination)
+        plan = forward_plan(route, self.config.hop_seconds)
+        newest = stage_index(plan, stage)
+        times = [self.clock.now()]
+        for planned in reversed(plan[1:newest + 1]):
+            times.insert(0, times[0] - timedelta(seconds=planned.delay_seconds))
+        parcel = Parcel(carrier, waybill_no, Party(sender.name, sender.phone, sender.address, origin),
+                        Party(recipient.name, recipient.phone, recipient.address, destination), route,
+                        scans=[Scan.from_plan(p, at) for p, at in zip(plan, times, strict=False)],
+                        plan=deque(plan[newest + 1:]))
+        self.parcels[waybill_no] = parcel
+        self._schedule_next_scan(parcel)
+        self._notify_tracking(parcel)
+        return parcel
+
+    def _schedule_next_scan(self, parcel: Parcel) -> None:
+        if not parcel.plan:
+            parcel.next_scan_at = None
+            return
+        at = parcel.last_scan.at + timedelta(seconds=parcel.plan[0].delay_seconds)
+        parcel.next_scan_at = at
+        version = parcel.version
+        self.schedule(at, lambda due: self._scan_due(parcel, version, due))
+
+    def _scan_due(self, parcel: Parcel, version: int, at: datetime) -> None:
+        if parcel.version != version or not parcel.plan:
+            return  # the plan changed since this scan was scheduled
+        task = parcel.intercept
+        if (task is not None and task.state is TaskState.pending and task.forced is None
+                and at >= task.effective_at):
+            self._turn_back(parcel, task, at, parcel.plan[0].node_index, "拦截成功")
+            return
+        planned = parcel.plan.popleft()
+        self._record(parcel, Scan.from_plan(planned, at))
+        if planned.code is ScanCode.delivered and task is not None and task.state is TaskState.pending:
+            self._resolve(parcel, task, TaskOutcome.missed, "拦截失败：快件已签收，拦截未能及时生效", at)
+        self._schedule_next_scan(parcel)
+
+    def _record(self, parcel: Parcel, scan: Scan) -> None:
+        parcel.scans.append(scan)
+        self._notify_tracking(parcel)
+
+    def _turn_back(self, parcel: Parcel, task: InterceptTask, at: datetime, at_index: int, message: str) -> None:
+        parcel.version += 1
+        hops = self.config.hop_seconds
+        if task.intercept_type is InterceptType.redirect:
+            plan = redirect_plan(parcel.route, hops, at_index, task.new_recipient or parcel.recipient)
+        else:
+            plan = return_plan(parcel.route, hops, at_index, task.intercept_type, parcel.sender)
+        parcel.plan = deque(plan[1:])
+        self._record(parcel, Scan.from_plan(plan[0], at))
+        self._resolve(parcel, task, TaskOutcome.succeeded, message, at)
+        self._schedule_next_scan(parcel)
+
+    def _resolve(self, parcel: Parcel, task: InterceptTask, outcome: TaskOutcome, message: str,
+                 at: datetime) -> None:
+        task.state = TaskState.succeeded if outcome is TaskOutcome.succeeded else TaskState.failed
+        task.outcome, task.message, task.resolved_at = outcome, message, at
+        for listener in self._listeners:
+            listener.on_intercept_resolved(parcel, task)
+
+    def _notify_tracking(self, parcel: Parcel) -> None:
+        for listener in self._listeners:
+            listener.on_tracking(parcel)
+
+    # ---- intercepts ------------------------------------------------------------------------
+
+    def request_intercept(self, *, carrier_code: str, waybill_no: str, intercept_type: InterceptType,
+                          report_to: dict[str, str], requested_by: str = "", reason: str = "",
+                          order_id: str = "", new_recipient: Party | None = None,
+                          task_id_prefix: str = "T") -> InterceptDecision:
+        """Accept an intercept (a new task whose flag takes effect later) or refuse it on the spot."""
+        parcel = self.parcels.get(waybill_no)
+        if parcel is None:
+            return InterceptDecision(None, Refusal.unknown_waybill)
+        if canonical_carrier(carrier_code) != parcel.carrier_code:
+            return InterceptDecision(None, Refusal.not_supported)
+        if parcel.intercept is not None:
+            return InterceptDecision(parcel.intercept, Refusal.already_intercepted)
+        status = parcel.status
+        if status not in _ACCEPTING:
+            refusal = {
+                TrackingStatus.created: Refusal.not_picked_up,
+                TrackingStatus.out_for_delivery: Refusal.out_for_delivery,
+                TrackingStatus.delivered: Refusal.already_delivered,
+            }.get(status, Refusal.not_supported)
+            return InterceptDecision(None, refusal)
+        now = self.clock.now()
+        task = InterceptTask(
+            task_id=self._new_task_id(task_id_prefix), waybill_no=waybill_no, carrier_code=parcel.carrier_code,
+            intercept_type=intercept_type, accepted_at=now,
+            effective_at=now + timedelta(seconds=self.config.propagation_seconds),
+            report_to=report_to, requested_by=requested_by, reason=reason, order_id=order_id,
+            new_recipient=new_recipient,
+        )
+        parcel.intercept = task
+        if parcel.forced_outcome is not None:
+            # Remembered from before the request: it decides as soon as the request has been answered.
+            outcome, message = parcel.forced_outcome
+            parcel.forced_outcome = None
+            task.forced = outcome
+            self.schedule(now, lambda at: self._apply_forced(parcel, task, outcome, message, at))
+        return InterceptDecision(task)
+
+    def _new_task_id(self, prefix: str) -> str:
+        while True:
+            task_id = f"{prefix}{self.rng.randrange(10**12):012d}"
+            if task_id not in self._task_ids:
+                self._task_ids.add(task_id)
+                return task_id
+
+    def force_outcome(self, waybill_no: str, outcome: ForcedOutcome, message: str = "") -> Parcel:
+        """Impose an intercept outcome now, or remember it for the waybill's next intercept."""
+        parcel = self.parcel(waybill_no)
+        task = parcel.intercept
+        if task is None:
+            parcel.forced_outcome = (outcome, message)
+        elif task.state is not TaskState.pending:
+            raise WorldError(409, f"waybill_no: the intercept of {waybill_no!r} has already {task.state}")
+        else:
+            task.forced = outcome
+            self._apply_forced(parcel, task, outcome, message, self.clock.now())
+        return parcel
+
+    def _apply_forced(self, parcel: Parcel, task: InterceptTask, outcome: ForcedOutcome, message: str,
+                      at: datetime) -> None:
+        if task.state is not TaskState.pending:
+            return
+        if outcome is ForcedOutcome.succeed:
+            self._turn_back(parcel, task, at, parcel.last_scan.node_index, message or "拦截成功")
+        elif outcome is ForcedOutcome.fail:
+            self._resolve(parcel, task, TaskOutcome.failed, message or "拦截失败：网点未能拦截", at)
+        else:
+            # A miss means the parcel was delivered first: deliver it now.
+            delivered = next((p for p in parcel.plan if p.code is ScanCode.delivered), None)
+            parcel.version += 1
+            parcel.plan.clear()
+            parcel.next_scan_at = None
+            if delivered is not None:
+                self._record(parcel, Scan.from_plan(delivered, at))
+            self._resolve(parcel, task, TaskOutcome.missed, message or "拦截失败：快件已签收，拦截未能及时生效", at)
+
+    def inject(self, waybill_no: str, code: ScanCode) -> Parcel:
+        """Damage or lose a parcel: an exception scan now, and no further scans."""
+        parcel = self.parcel(waybill_no)
+        if parcel.finished or parcel.halted:
+            raise WorldError(409, f"waybill_no: parcel {waybill_no!r} is already {parcel.status}")
+        now = self.clock.now()
+        last = parcel.last_scan
+        parcel.version += 1
+        parcel.plan.clear()
+        parcel.next_scan_at = None
+        planned = exception_scan(code, last.node_index, last.node, CARRIER_NAMES[parcel.carrier_code])
+        self._record(parcel, Scan.from_plan(planned, now))
+        task = parcel.intercept
+        if task is not None and task.state is TaskState.pending:
+            self._resolve(parcel, task, TaskOutcome.failed, "拦截失败：快件异常", now)
+        return parcel
+
+    # ---- logs ------------------------------------------------------------------------------
+
+    def log_request(self, *, channel: Channel, path: str, method: str, waybill_no: str, http_status: int,
+                    code: str, message: str, account: str, at: datetime,
+                    held_seconds: float = 0.0) -> RequestLogEntry:
+        entry = RequestLogEntry(next(self._log_seq), at, channel, path, method, waybill_no, http_status, code,
+                                message, account, held_seconds)
+        self.request_log.append(entry)
+        return entry
+
+    def record_push(self, delivery: Delivery, attempt: int, result: PushResult, http_status: int | None,
+                    detail: str, fault: str = "") -> None:
+        log = self.push_log.setdefault(delivery.waybill_no, [])
+        log.append(PushAttempt(next(self._log_seq), self.clock.now(), delivery.channel, delivery.url, attempt,
+                               result, http_status, detail, delivery.summary, fault))

@@ -1,0 +1,165 @@
+"""Use cases the API and the CLI call: one function per command, each in one unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lanjie.domain.errors import NotFound, RuleViolation
+from lanjie.domain.model import AfterSale, Intercept, Item, Party, Shipment
+from lanjie.domain.rules import interceptability
+from lanjie.domain.states import CaseType, InterceptType
+from lanjie.service import shops
+from lanjie.service.ids import new_id
+from lanjie.service.unit_of_work import UnitOfWork
+
+SUBMIT_INTERCEPT = "intercept.submit"
+CONFIRM_INTERCEPT = "intercept.confirm"
+EXECUTE_REFUND = "refund.execute"
+SUBSCRIBE_TRACKING = "tracking.subscribe"
+PROCESS_INBOX = "inbox.process"
+
+
+@dataclass(frozen=True)
+class NewShipment:
+    carrier: str  # plugin name, e.g. kuaidi100
+    carrier_code: str  # courier, e.g. zto
+    waybill_no: str
+    order_id: str
+    items: list[Item]
+    value_fen: int
+    freight_fen: int
+    sender: Party
+    recipient: Party
+    insured_fen: int | None = None
+
+
+def register_shipment(uow: UnitOfWork, shop_id: str, cmd: NewShipment) -> Shipment:
+    """Record a shipped parcel and subscribe to its tracking."""
+    if shops.account_for(uow.conn, shop_id, cmd.carrier) is None:
+        raise RuleViolation("carrier", f"no {cmd.carrier} carrier account is configured for this shop")
+    if uow.shipment_by_waybill(shop_id, cmd.waybill_no) is not None:
+        raise RuleViolation("waybill_no", f"waybill {cmd.waybill_no} is already registered")
+    shipment = Shipment(
+        id=new_id("shp"), shop_id=shop_id, carrier=cmd.carrier, carrier_code=cmd.carrier_code,
+        waybill_no=cmd.waybill_no, order_id=cmd.order_id, items=cmd.items, value_fen=cmd.value_fen,
+        freight_fen=cmd.freight_fen, insured_fen=cmd.insured_fen, sender=cmd.sender, recipient=cmd.recipient,
+        created_at=uow.now, updated_at=uow.now)
+    shipment.events.append(_shipment_event("shipment.registered", shipment))
+    uow.add_shipment(shipment)
+    uow.enqueue(SUBSCRIBE_TRACKING, {"shop_id": shop_id, "shipment_id": shipment.id},
+                key=f"subscribe:{shipment.id}", shop_id=shop_id, concurrency_key=f"carrier:{cmd.carrier}")
+    return shipment
+
+
+def _shipment_event(type_: str, s: Shipment) -> Any:
+    from lanjie.domain.events import Event
+
+    return Event(type_, "shipment", s.id, {"waybill_no": s.waybill_no, "carrier": f"{s.carrier}:{s.carrier_code}",
+                                            "order_id": s.order_id})
+
+
+@dataclass(frozen=True)
+class NewCase:
+    order_id: str
+    type: CaseType
+    refund_fen: int
+    waybill_nos: list[str]
+    reason: str = ""
+    channel: str = "rest"
+    channel_ref: str | None = None
+
+
+def open_case(uow: UnitOfWork, shop_id: str, cmd: NewCase) -> AfterSale:
+    """Open an after-sale case on registered parcels."""
+    shop = shops.get_shop(uow.conn, shop_id)
+    assert shop is not None
+    shipment_ids = []
+    for waybill_no in dict.fromkeys(cmd.waybill_nos):
+        shipment = uow.shipment_by_waybill(shop_id, waybill_no)
+        if shipment is None:
+            raise RuleViolation("waybill_nos", f"waybill {waybill_no} is not registered (POST /v1/shipments)")
+        if shipment.order_id != cmd.order_id:
+            raise RuleViolation("waybill_nos", f"waybill {waybill_no} belongs to order {shipment.order_id}, "
+                                               f"not {cmd.order_id}")
+        shipment_ids.append(shipment.id)
+    case = AfterSale.open(
+        id=new_id("as"), shop_id=shop_id, order_id=cmd.order_id, type=cmd.type, refund_fen=cmd.refund_fen,
+        shipment_ids=shipment_ids, settlement_policy=shop.settlement_policy, created_at=uow.now,
+        updated_at=uow.now, reason=cmd.reason, channel=cmd.channel, channel_ref=cmd.channel_ref)
+    uow.add_case(case)
+    return case
+
+
+def load_case(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
+    case = uow.case(shop_id, case_id)
+    if case is None:
+        raise NotFound("aftersale", case_id)
+    return case
+
+
+def request_intercepts(uow: UnitOfWork, shop_id: str, case_id: str, *, type: InterceptType,
+                       address: Party | None = None, waybill_nos: list[str] | None = None) -> list[Intercept]:
+    """Ask the carrier to stop the case's parcels; the answer comes back as events."""
+    case = load_case(uow, shop_id, case_id)
+    targets = [uow.shipment(shop_id, sid) for sid in case.shipment_ids]
+    parcels = [s for s in targets if s is not None]
+    if waybill_nos:
+        unknown = set(waybill_nos) - {s.waybill_no for s in parcels}
+        if unknown:
+            raise RuleViolation("waybill_nos", f"not parcels of this case: {', '.join(sorted(unknown))}")
+        parcels = [s for s in parcels if s.waybill_no in waybill_nos]
+    created = [case.request_intercept(intercept_id=new_id("icp"), shipment=s, type=type, now=uow.now,
+                                      address=address) for s in parcels]
+    uow.save(case)
+    for icpt, shipment in zip(created, parcels, strict=True):
+        uow.enqueue(SUBMIT_INTERCEPT, {"shop_id": shop_id, "case_id": case.id, "intercept_id": icpt.id},
+                    key=f"submit:{icpt.id}", shop_id=shop_id, concurrency_key=f"carrier:{shipment.carrier}")
+    return created
+
+
+def preview_intercepts(uow: UnitOfWork, shop_id: str, case_id: str) -> list[dict[str, Any]]:
+    """Per parcel: can it be intercepted now, and if not why; fee; other items in the same parcel."""
+    case = load_case(uow, shop_id, case_id)
+    answers = []
+    for sid in case.shipment_ids:
+        s = uow.shipment(shop_id, sid)
+        assert s is not None
+        blocked = interceptability(s.tracking_status) if s.tracking_at is not None else None
+        if blocked is None and case.active_intercept_for(sid) is not None:
+            blocked = "already_intercepted"
+        goods_fen = sum(i.qty * i.price_fen for i in s.items)
+        answers.append({
+            "waybill_no": s.waybill_no, "carrier": f"{s.carrier}:{s.carrier_code}",
+            "tracking_status": s.tracking_status, "can_intercept": blocked is None, "reason": blocked,
+            # No Chinese carrier publishes its intercept fee; it is known only after the fact.
+            "fee_fen": None, "fee_payer": "SHIPPER",
+            "items": [vars(i) for i in s.items],
+            # 合包: more goods in the parcel than this refund covers means other items travel with it.
+            "other_items_value_fen": max(0, goods_fen - case.refund_fen) if len(case.shipment_ids) == 1 else None,
+            "shared_with_other_items": len(case.shipment_ids) == 1 and goods_fen > case.refund_fen,
+        })
+    return answers
+
+
+def mark_received(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
+    """The warehouse received the case's returned parcels (settles under the on_received policy)."""
+    case = load_case(uow, shop_id, case_id)
+    case.mark_received(uow.now)
+    _enqueue_refund_if_new(uow, case)
+    uow.save(case)
+    return case
+
+
+def _enqueue_refund_if_new(uow: UnitOfWork, case: AfterSale) -> None:
+    refund = case.live_refund
+    if refund is not None and refund.status == "pending":
+        uow.enqueue(EXECUTE_REFUND, {"shop_id": case.shop_id, "case_id": case.id, "refund_id": refund.id},
+                    key=f"refund:{refund.id}", shop_id=case.shop_id)
+
+
+def cancel_case(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
+    case = load_case(uow, shop_id, case_id)
+    case.cancel(uow.now)
+    uow.save(case)
+    return case

@@ -1,0 +1,329 @@
+"""Job handlers: the work that crosses the network, run by the worker from the job table.
+
+Each handler reads in one transaction, calls the carrier outside any transaction, and writes the
+result together with the job's completion in a final transaction — so a worker killed at any line
+leaves either nothing or everything, and the next attempt knows what it must check first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import anyio
+import sqlalchemy as sa
+
+from lanjie.carriers.base import Address as CarrierAddress
+from lanjie.carriers.base import (
+    Carrier,
+    InterceptOutcome,
+    InterceptRequest,
+    InterceptState,
+    Subscription,
+)
+from lanjie.carriers.errors import CarrierError, CarrierRejected, CarrierTimeout, CarrierUnavailable
+from lanjie.domain.model import AfterSale, Intercept, Shipment
+from lanjie.domain.states import InterceptReason, InterceptStatus, TrackingStatus
+from lanjie.faults import checkpoint
+from lanjie.service import commands, shops
+from lanjie.service.carriers import CarrierGateway
+from lanjie.service.ids import utcnow
+from lanjie.service.unit_of_work import UnitOfWork
+from lanjie.store import jobs, repository
+from lanjie.store import tables as t
+from lanjie.worker import PermanentJobError
+
+log = logging.getLogger("lanjie.workflows")
+T = TypeVar("T")
+
+
+class NotYetConfirmed(Exception):
+    """The carrier's own query does not confirm the pushed outcome yet; try again later."""
+
+
+class Workflows:
+    """The job handlers, bound to the database, the carrier gateway and a wake-up hook."""
+
+    def __init__(self, engine: sa.Engine, gateway: CarrierGateway,
+                 on_commit: Callable[[], None] | None = None, now: Callable[[], datetime] = utcnow):
+        self.engine, self.gateway, self.on_commit, self.now = engine, gateway, on_commit, now
+
+    def handlers(self) -> dict[str, Callable[[jobs.Job], Any]]:
+        return {
+            commands.SUBMIT_INTERCEPT: self.submit_intercept,
+            commands.CONFIRM_INTERCEPT: self.confirm_intercept,
+            commands.EXECUTE_REFUND: self.execute_refund,
+            commands.SUBSCRIBE_TRACKING: self.subscribe_tracking,
+            commands.PROCESS_INBOX: self.process_inbox,
+        }
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.now(), on_commit=self.on_commit)
+
+    async def _db(self, fn: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(fn)
+
+    def _finish(self, u: UnitOfWork, job: jobs.Job) -> None:
+        jobs.complete(u.conn, job_id=job.id, worker_id=job.locked_by)
+        u.commit()
+
+    def _parcel(self, u: UnitOfWork, case: AfterSale, icpt: Intercept) -> tuple[Shipment, Carrier, shops.AccountRecord]:
+        shipment = u.shipment(case.shop_id, icpt.shipment_id)
+        assert shipment is not None
+        account = shops.account_for(u.conn, case.shop_id, shipment.carrier)
+        if account is None:
+            raise PermanentJobError(f"no {shipment.carrier} account for shop {case.shop_id}")
+        return shipment, self.gateway.adapter(account), account
+
+    def _apply(self, job: jobs.Job, adapter: Carrier | None, change: Callable[[UnitOfWork, AfterSale], None],
+               *, finish: bool = True) -> None:
+        """Load the case, apply ``change``, keep the carrier exchanges, enqueue a due refund, commit."""
+        p = job.payload
+        with self.uow() as u:
+            case = commands.load_case(u, p["shop_id"], p["case_id"])
+            change(u, case)
+            commands._enqueue_refund_if_new(u, case)
+            u.save(case)
+            if adapter is not None:
+                carrier = type(adapter).name
+                u.record_exchanges(shop_id=case.shop_id, carrier=carrier, aftersale_id=case.id,
+                                   subject_id=p.get("intercept_id"), exchanges=adapter.exchanges)
+                adapter.exchanges.clear()
+            if finish:
+                jobs.complete(u.conn, job_id=job.id, worker_id=job.locked_by)
+            u.commit()
+
+    # ------------------------------------------------------------------ intercept.submit
+    async def submit_intercept(self, job: jobs.Job) -> None:
+        """Send the intercept request; after a lost answer, ask the carrier before sending again."""
+        p = job.payload
+
+        def start() -> tuple[InterceptStatus, Shipment, Carrier, shops.AccountRecord, Intercept] | None:
+            with self.uow() as u:
+                case = commands.load_case(u, p["shop_id"], p["case_id"])
+                icpt = case.intercept(p["intercept_id"])
+                if icpt.status not in (InterceptStatus.requested, InterceptStatus.unknown):
+                    self._finish(u, job)
+                    return None
+                case.intercept_attempt_started(icpt.id, u.now)
+                shipment, adapter, account = self._parcel(u, case, icpt)
+                u.save(case)
+                u.commit()
+                return icpt.status, shipment, adapter, account, icpt
+
+        started = await self._db(start)
+        if started is None:
+            return
+        status, shipment, adapter, account, icpt = started
+
+        if status == InterceptStatus.unknown:
+            state = await self._query(job, adapter, shipment, icpt)
+            if state.outcome in (InterceptOutcome.succeeded, InterceptOutcome.failed):
+                await self._db(lambda: self._apply(job, adapter, lambda u, c: _apply_state(c, icpt.id, state, u.now)))
+                return
+            # The carrier has no outcome for us: a new request is safe (a duplicate is answered "already").
+            await self._db(lambda: self._apply(
+                job, adapter, lambda u, c: c.intercept_resubmittable(icpt.id, u.now), finish=False))
+
+        request = InterceptRequest(
+            request_id=icpt.id, carrier_code=shipment.carrier_code, waybill_no=shipment.waybill_no,
+            intercept_type=icpt.type, callback_url=self.gateway.callback_url(account), order_id=shipment.order_id,
+            reason="buyer refund request", phone_tail=shipment.recipient.phone[-4:],
+            address=CarrierAddress(icpt.address.name, icpt.address.phone, icpt.address.address)
+            if icpt.address else None)
+        try:
+            ack = await adapter.intercept(request)
+        except CarrierTimeout as exc:
+            note = f"no answer: {exc}"
+            await self._db(lambda: self._apply(
+                job, adapter, lambda u, c: c.intercept_unknown(icpt.id, u.now, note), finish=False))
+            raise
+        except CarrierRejected as exc:
+            rejected = exc
+            if rejected.reason == InterceptReason.rate_limited:
+                await self._db(lambda: self._apply(
+                    job, adapter, lambda u, c: c.intercept_submit_not_sent(icpt.id), finish=False))
+                raise
+            await self._db(lambda: self._apply(job, adapter, lambda u, c: c.intercept_refused(
+                icpt.id, reason=InterceptReason(rejected.reason), message=rejected.message, now=u.now)))
+            return
+        except CarrierUnavailable:
+            await self._db(lambda: self._apply(
+                job, adapter, lambda u, c: c.intercept_submit_not_sent(icpt.id), finish=False))
+            raise
+        checkpoint("intercept.after_carrier_call")
+
+        def answer(u: UnitOfWork, case: AfterSale) -> None:
+            if ack.accepted:
+                case.intercept_acknowledged(icpt.id, task_id=ack.task_id, now=u.now, duplicate=ack.duplicate)
+            else:
+                case.intercept_refused(icpt.id, reason=ack.reason or InterceptReason.carrier_error,
+                                       message=ack.message, now=u.now)
+
+        await self._db(lambda: self._apply(job, adapter, answer))
+
+    async def _query(self, job: jobs.Job, adapter: Carrier, shipment: Shipment, icpt: Intercept) -> InterceptState:
+        try:
+            return await adapter.query_intercept(shipment.carrier_code, shipment.waybill_no, icpt.task_id,
+                                                 shipment.recipient.phone[-4:])
+        except CarrierError:
+            await self._db(lambda: self._apply(job, adapter, lambda u, c: None, finish=False))
+            raise
+
+    # ------------------------------------------------------------------ intercept.confirm
+    async def confirm_intercept(self, job: jobs.Job) -> None:
+        """Pull-to-confirm: a pushed outcome only counts once the carrier's own query agrees."""
+        p = job.payload
+
+        def load() -> tuple[Shipment, Carrier, Intercept] | None:
+            with self.uow() as u:
+                case = commands.load_case(u, p["shop_id"], p["case_id"])
+                icpt = case.intercept(p["intercept_id"])
+                if icpt.status not in (InterceptStatus.submitted, InterceptStatus.cancel_requested):
+                    self._finish(u, job)
+                    return None
+                shipment, adapter, _ = self._parcel(u, case, icpt)
+                return shipment, adapter, icpt
+
+        loaded = await self._db(load)
+        if loaded is None:
+            return
+        shipment, adapter, icpt = loaded
+        state = await self._query(job, adapter, shipment, icpt)
+        hint = p.get("pushed_outcome")
+        if state.outcome == InterceptOutcome.pending and hint == InterceptOutcome.failed:
+            # A pushed failure moves no money: take it, a person decides next.
+            state = InterceptState(InterceptOutcome.failed, icpt.task_id,
+                                   InterceptReason(p.get("reason") or InterceptReason.carrier_error),
+                                   p.get("message", ""))
+        if state.outcome not in (InterceptOutcome.succeeded, InterceptOutcome.failed):
+            await self._db(lambda: self._apply(job, adapter, lambda u, c: None, finish=False))
+            if hint == InterceptOutcome.succeeded:
+                raise NotYetConfirmed(f"carrier query shows {state.outcome} for {shipment.waybill_no}")
+            await self._db(lambda: self._apply(job, None, lambda u, c: None))
+            return
+        await self._db(lambda: self._apply(job, adapter, lambda u, c: _apply_state(c, icpt.id, state, u.now,
+                                                                                  pushed=hint)))
+
+    # ------------------------------------------------------------------ refund.execute
+    async def execute_refund(self, job: jobs.Job) -> None:
+        """Approve and record the refund under its fixed number (the REST channel pays on our event)."""
+        p = job.payload
+
+        def settle(u: UnitOfWork, case: AfterSale) -> None:
+            refund = case.refund(p["refund_id"])
+            if refund.status == "pending":
+                case.refund_approved(refund.id)
+            if refund.status == "approved":
+                # Sales-channel plugins (Douyin, Taobao) call the platform here with refund.refund_no;
+                # the REST channel's merchant system acts on the refund.succeeded event.
+                case.refund_succeeded(refund.id)
+
+        await self._db(lambda: self._apply(job, None, settle))
+
+    # ------------------------------------------------------------------ tracking.subscribe
+    async def subscribe_tracking(self, job: jobs.Job) -> None:
+        p = job.payload
+
+        def load() -> tuple[Shipment, Carrier, shops.AccountRecord]:
+            with self.uow() as u:
+                s = u.shipment(p["shop_id"], p["shipment_id"])
+                if s is None:
+                    raise PermanentJobError(f"shipment {p['shipment_id']} is gone")
+                account = shops.account_for(u.conn, s.shop_id, s.carrier)
+                if account is None:
+                    raise PermanentJobError(f"no {s.carrier} account for shop {s.shop_id}")
+                return s, self.gateway.adapter(account), account
+
+        shipment, adapter, account = await self._db(load)
+        try:
+            await adapter.subscribe(Subscription(shipment.carrier_code, shipment.waybill_no,
+                                                 self.gateway.callback_url(account), shipment.recipient.phone[-4:]))
+        finally:
+            def record() -> None:
+                with self.uow() as u:
+                    u.record_exchanges(shop_id=shipment.shop_id, carrier=shipment.carrier, aftersale_id=None,
+                                       subject_id=shipment.id, exchanges=adapter.exchanges)
+                    u.commit()
+            await self._db(record)
+        await self._db(lambda: self._complete(job))
+
+    def _complete(self, job: jobs.Job) -> None:
+        with self.uow() as u:
+            self._finish(u, job)
+
+    # ------------------------------------------------------------------ inbox.process
+    async def process_inbox(self, job: jobs.Job) -> None:
+        """Apply a stored carrier push: tracking moves the parcel; an outcome is queued for confirmation."""
+        p = job.payload
+
+        def run() -> None:
+            with self.uow() as u:
+                row = u.conn.execute(sa.select(t.inbox).where(t.inbox.c.id == p["inbox_id"],
+                                                              t.inbox.c.shop_id == p["shop_id"])).first()
+                if row is None or row.processed_at is not None:
+                    self._finish(u, job)
+                    return
+                account = shops.account_for(u.conn, row.shop_id, row.carrier)
+                if account is None:
+                    raise PermanentJobError(f"no {row.carrier} account for shop {row.shop_id}")
+                push = self.gateway.adapter(account).parse_push(row.body.encode(), row.content_type)
+                if push.tracking is not None:
+                    _apply_tracking(u, row.shop_id, push.tracking)
+                if push.intercept is not None:
+                    _queue_confirmation(u, row.shop_id, push.intercept.waybill_no, push.intercept.outcome,
+                                        reason=push.intercept.reason, message=push.intercept.message)
+                u.conn.execute(t.inbox.update().where(t.inbox.c.id == row.id).values(processed_at=u.now))
+                self._finish(u, job)
+
+        await self._db(run)
+
+
+def _apply_state(case: AfterSale, intercept_id: str, state: InterceptState, now: datetime,
+                 pushed: str | None = None) -> None:
+    evidence = {"confirmed_by": "carrier_query", "outcome": state.outcome, "task_id": state.task_id,
+                "message": state.message, "pushed_outcome": pushed}
+    if state.outcome == InterceptOutcome.succeeded:
+        case.intercept_succeeded(intercept_id, now=now, evidence=evidence)
+    else:
+        case.intercept_failed(intercept_id, reason=state.reason or InterceptReason.carrier_error,
+                              message=state.message, now=now)
+
+
+_OUTCOME_STATUSES = {TrackingStatus.returning, TrackingStatus.returned, TrackingStatus.delivered}
+
+
+def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any) -> None:
+    shipment = u.shipment_by_waybill(shop_id, snap.waybill_no)
+    if shipment is None:
+        log.warning("tracking push for unknown waybill %s (shop %s)", snap.waybill_no, shop_id)
+        return
+    newest_at = snap.events[0].at if snap.events else None
+    history = [{"at": e.at.isoformat(), "status": e.status, "code": e.code, "description": e.description,
+                "location": e.location} for e in snap.events]
+    if newest_at is None or not shipment.apply_tracking(snap.status, newest_at, history, snap.subscription):
+        u.save(shipment)
+        return
+    u.save(shipment)
+    if snap.status in _OUTCOME_STATUSES:
+        outcome = InterceptOutcome.failed if snap.status == TrackingStatus.delivered else InterceptOutcome.succeeded
+        _queue_confirmation(u, shop_id, snap.waybill_no, outcome)
+
+
+def _queue_confirmation(u: UnitOfWork, shop_id: str, waybill_no: str, outcome: InterceptOutcome, *,
+                        reason: InterceptReason | None = None, message: str = "") -> None:
+    shipment = u.shipment_by_waybill(shop_id, waybill_no)
+    if shipment is None:
+        return
+    for case_id in repository.case_ids_for_shipment(u.conn, shop_id=shop_id, shipment_id=shipment.id):
+        case = u.case(shop_id, case_id)
+        icpt = case.active_intercept_for(shipment.id) if case else None
+        if case is None or icpt is None or icpt.status not in (InterceptStatus.submitted,
+                                                                 InterceptStatus.cancel_requested):
+            continue
+        u.enqueue(commands.CONFIRM_INTERCEPT,
+                  {"shop_id": shop_id, "case_id": case_id, "intercept_id": icpt.id, "pushed_outcome": outcome,
+                   "reason": reason, "message": message},
+                  key=f"confirm:{icpt.id}:{outcome}", shop_id=shop_id, concurrency_key=f"carrier:{shipment.carrier}")

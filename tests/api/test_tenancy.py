@@ -1,0 +1,63 @@
+"""Another shop's object answers 404 on every route, and nothing changes."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.conftest import Api
+
+
+def _routes_with_ids(api: Api) -> list[tuple[str, str]]:
+    """Every documented operation whose path carries an object id."""
+    return [(method.upper(), path) for path, ops in api.app.openapi()["paths"].items()
+            if re.search(r"\{(case_id|shipment_id)\}", path) for method in ops]
+
+
+def test_every_route_with_an_id_answers_404_to_another_shop(api: Api) -> None:
+    case = api.seed_case(api.a)
+    shipment_id = api.client.get(f"/v1/aftersales/{case['id']}", headers=api.a.headers()).json()["parcels"][0]["id"]
+    routes = _routes_with_ids(api)
+    # Every id-bearing route is covered; a new route without this check would show up here.
+    assert routes == [
+        ("GET", "/v1/shipments/{shipment_id}"),
+        ("GET", "/v1/aftersales/{case_id}"),
+        ("POST", "/v1/aftersales/{case_id}/intercept-preview"),
+        ("POST", "/v1/aftersales/{case_id}/intercepts"),
+        ("POST", "/v1/aftersales/{case_id}/received"),
+        ("POST", "/v1/aftersales/{case_id}/cancel"),
+    ]
+    before = api.counts()
+    for n, (method, path) in enumerate(routes):
+        url = path.replace("{case_id}", case["id"]).replace("{shipment_id}", shipment_id)
+        body = {"type": "return_to_sender"} if url.endswith("/intercepts") else {}
+        r = api.client.request(method, url, headers=api.b.headers(f"tenancy-probe-{n:04d}-xyz"),
+                               json=body if method == "POST" else None)
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert case["id"] not in r.text or "not found" in r.text
+    after = api.counts()
+    # B's refused requests leave no trace except B's own stored idempotency answers (a 404 is a
+    # business answer, replayable like any other).
+    assert {k: v for k, v in after.items() if k != "idempotency_keys"} == \
+        {k: v for k, v in before.items() if k != "idempotency_keys"}
+    # And A still sees its case exactly as before.
+    assert api.client.get(f"/v1/aftersales/{case['id']}", headers=api.a.headers()).json()["status"] == "open"
+
+
+def test_lists_and_streams_show_only_the_callers_shop(api: Api) -> None:
+    api.seed_case(api.a, "ZT300000011", "A-11")
+    api.seed_case(api.b, "ZT300000012", "B-12")
+    a_list = api.client.get("/v1/aftersales", headers=api.a.headers()).json()
+    b_list = api.client.get("/v1/aftersales", headers=api.b.headers()).json()
+    assert [c["order_id"] for c in a_list["items"]] == ["A-11"] and a_list["total"] == 1
+    assert [c["order_id"] for c in b_list["items"]] == ["B-12"] and b_list["total"] == 1
+    accounts = api.client.get("/v1/carrier-accounts", headers=api.a.headers()).json()["items"]
+    assert len(accounts) == 1 and api.a.token in accounts[0]["callback_url"]
+    assert "credentials" not in accounts[0] and "TESTSECRET" not in str(accounts)
+
+
+def test_requests_without_a_valid_key_are_refused(api: Api) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {api.a.key}"},
+                    {"Authorization": f"Bearer {api.a.key}x"}):
+        r = api.client.get("/v1/aftersales", headers=headers)
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,84 @@
+"""Carrier plugins are found through entry points; carrier names read as plugin plus courier code."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from lanjie.carriers import (
+    DEFAULT_PLUGIN,
+    Capability,
+    Carrier,
+    CarrierInfo,
+    UnknownCarrier,
+    build,
+    capability_table,
+    load_carriers,
+    resolve,
+)
+from lanjie.carriers.kuaidi100 import Kuaidi100
+
+from .kuaidi100_support import ACCOUNT
+
+
+def test_the_installed_plugins_are_loaded_from_the_entry_point_group() -> None:
+    assert load_carriers() == {"kuaidi100": Kuaidi100}
+
+
+def test_the_capability_table_lists_what_each_plugin_can_do() -> None:
+    assert capability_table() == [CarrierInfo("kuaidi100", frozenset({
+        Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
+        Capability.query_tracking}))]
+
+
+@pytest.mark.parametrize(("name", "resolved"), [
+    ("kuaidi100:zto", ("kuaidi100", "zto")),
+    ("zto", ("kuaidi100", "zto")),
+    ("ZTO", ("kuaidi100", "zto")),
+    (" kuaidi100:shunfeng ", ("kuaidi100", "shunfeng")),
+    ("kuaidi100:ems", ("kuaidi100", "ems")),
+])
+def test_a_carrier_name_resolves_to_plugin_and_courier(name: str, resolved: tuple[str, str]) -> None:
+    assert resolve(name) == resolved
+    assert DEFAULT_PLUGIN == "kuaidi100"
+
+
+@pytest.mark.parametrize("name", ["kdniao:zto", "ups:1z", "a:b:zto"])
+def test_an_unknown_plugin_is_named_in_the_error(name: str) -> None:
+    with pytest.raises(UnknownCarrier) as caught:
+        resolve(name)
+
+    assert caught.value.plugin == name.rsplit(":", 1)[0]
+    assert str(caught.value) == f"no carrier plugin named {caught.value.plugin!r} is installed"
+
+
+@pytest.mark.parametrize("name", ["z", "kuaidi100:", "zto-express", "kuaidi100:中通", "x" * 21, ""])
+def test_a_malformed_courier_code_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="courier code") as caught:
+        resolve(name)
+
+    assert not isinstance(caught.value, UnknownCarrier)
+
+
+def test_resolve_can_be_given_the_known_plugins() -> None:
+    assert resolve("sandbox:zto", plugins={"sandbox"}) == ("sandbox", "zto")
+    with pytest.raises(UnknownCarrier):
+        resolve("zto", plugins={"sandbox"})
+
+
+@pytest.mark.anyio
+async def test_build_makes_the_adapter_an_account_names() -> None:
+    async with httpx.AsyncClient() as client:
+        carrier = build(ACCOUNT, client)
+
+    assert type(carrier) is Kuaidi100
+    assert carrier.exchanges == []
+
+
+@pytest.mark.anyio
+async def test_kuaidi100_is_a_carrier() -> None:
+    async with httpx.AsyncClient() as client:
+        # The annotation is the check: a type checker compares Kuaidi100 with the Carrier protocol.
+        carrier: Carrier = Kuaidi100(ACCOUNT, client)
+
+    assert (carrier.name, carrier.exchanges) == ("kuaidi100", [])

@@ -1,0 +1,165 @@
+"""The intercept-to-refund core end to end: lanjie's API and worker against the sandbox's Kuaidi100 twin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lanjie.store import tables as t
+from tests.e2e.live import Live, start_live, stop_live
+
+DAY = 24 * 3600
+
+
+def _intercept(live: Live, case_id: str, body: dict | None = None) -> dict:
+    r = live.post(f"/v1/aftersales/{case_id}/intercepts", body or {"type": "return_to_sender"})
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def _status(live: Live, case_id: str, status: str) -> dict:
+    return live.wait_for(lambda: (c := live.case(case_id))["status"] == status and c)
+
+
+def _types(case: dict) -> list[str]:
+    return [e["type"] for e in case["timeline"]]
+
+
+def _count(live: Live, table: sa.Table, **where: object) -> int:
+    with live.container.engine.connect() as conn:
+        q = sa.select(sa.func.count()).select_from(table)
+        for k, v in where.items():
+            q = q.where(table.c[k] == v)
+        return conn.execute(q).scalar_one()
+
+
+def test_turned_back_parcel_settles_the_refund_by_itself(live: Live) -> None:
+    live.parcel("ZT100000001", "in_transit")
+    shipment = live.ship("ZT100000001", "O-1")
+    live.tracked(shipment["id"], "in_transit")
+    case = live.open_case("O-1", ["ZT100000001"])
+    assert case["status"] == "open"
+
+    answer = _intercept(live, case["id"])
+    assert [i["status"] for i in answer["intercepts"]] == ["requested"]
+    submitted = _status(live, case["id"], "intercepting")
+    live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
+    icpt = live.case(case["id"])["intercepts"][0]
+    assert icpt["task_id"].startswith("K100T") and icpt["reason"] is None
+    assert submitted["refund"] is None
+
+    live.advance(2 * DAY)  # past the propagation delay and the next scans: the parcel turns back
+    done = _status(live, case["id"], "completed")
+    assert done["resolution"] == "intercepted_refund"
+    assert done["intercepts"][0]["status"] == "succeeded"
+    refund = done["refund"]
+    assert refund["status"] == "succeeded" and refund["amount_fen"] == 5900
+    assert refund["refund_no"] == "LJ" + case["id"].removeprefix("as_").upper() + "R1"
+    assert refund["evidence"]["confirmed_by"] == "carrier_query"
+    assert done["parcels"][0]["tracking_status"] in ("returning", "returned")
+    types = [x for x in _types(done) if x != "aftersale.status_changed"]
+    assert types == ["aftersale.created", "intercept.requested", "intercept.submitted", "intercept.succeeded",
+                     "refund.pending", "refund.approved", "refund.succeeded", "aftersale.settled"]
+    assert _count(live, t.refunds) == 1
+    ops = [x["operation"] for x in done["carrier_exchanges"]]
+    assert ops[0] == "intercept" and "query_intercept" in ops
+    assert all("TESTSECRET" not in x["request_body"] for x in done["carrier_exchanges"])
+
+
+def test_carrier_refusal_is_shown_with_its_reason_and_sends_the_case_to_a_person(
+        database_url: str, tmp_path: Path) -> None:
+    # lanjie has heard nothing from the carrier yet (first push far away), so the carrier decides.
+    live = start_live(database_url, tmp_path, sandbox={"first_push_seconds": 10 * DAY})
+    try:
+        live.parcel("ZT100000002", "delivered")
+        live.ship("ZT100000002", "O-2")
+        case = live.open_case("O-2", ["ZT100000002"])
+        _intercept(live, case["id"])
+        refused = _status(live, case["id"], "needs_attention")
+        icpt = refused["intercepts"][0]
+        assert (icpt["status"], icpt["reason"]) == ("refused", "already_delivered")
+        assert refused["refund"] is None and _count(live, t.refunds) == 0
+    finally:
+        stop_live(live)
+
+
+def test_parcel_delivered_before_the_stop_took_effect_ends_missed_without_refund(live: Live) -> None:
+    live.parcel("ZT100000003", "at_destination")
+    shipment = live.ship("ZT100000003", "O-3")
+    live.tracked(shipment["id"], "at_destination")
+    case = live.open_case("O-3", ["ZT100000003"])
+    live.client.post("/sandbox/control/parcels/ZT100000003/outcome", json={"outcome": "missed"})
+    _intercept(live, case["id"])
+    live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
+    live.advance(2 * DAY)
+    missed = _status(live, case["id"], "needs_attention")
+    icpt = missed["intercepts"][0]
+    assert (icpt["status"], icpt["reason"]) == ("failed", "missed")
+    assert missed["refund"] is None and _count(live, t.refunds) == 0
+
+
+def test_on_accept_policy_refunds_at_the_carriers_acknowledgement(database_url: str, tmp_path: Path) -> None:
+    live = start_live(database_url, tmp_path, policy="on_accept")
+    try:
+        live.parcel("ZT100000004", "in_transit")
+        shipment = live.ship("ZT100000004", "O-4")
+        live.tracked(shipment["id"], "in_transit")
+        case = live.open_case("O-4", ["ZT100000004"])
+        _intercept(live, case["id"])
+        done = _status(live, case["id"], "completed")
+        assert done["intercepts"][0]["status"] == "submitted"
+        assert done["refund"]["evidence"]["trigger"] == "intercept_accepted"
+        assert _count(live, t.refunds) == 1
+    finally:
+        stop_live(live)
+
+
+def test_on_received_policy_waits_for_the_warehouse(database_url: str, tmp_path: Path) -> None:
+    live = start_live(database_url, tmp_path, policy="on_received")
+    try:
+        live.parcel("ZT100000005", "in_transit")
+        shipment = live.ship("ZT100000005", "O-5")
+        live.tracked(shipment["id"], "in_transit")
+        case = live.open_case("O-5", ["ZT100000005"])
+        _intercept(live, case["id"])
+        live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
+        live.advance(2 * DAY)
+        waiting = _status(live, case["id"], "intercepted")
+        assert waiting["refund"] is None
+        r = live.post(f"/v1/aftersales/{case['id']}/received", {})
+        assert r.status_code == 200, r.text
+        done = _status(live, case["id"], "completed")
+        assert done["refund"]["evidence"]["trigger"] == "received"
+    finally:
+        stop_live(live)
+
+
+def test_intercepting_a_delivered_parcel_is_refused_and_writes_nothing(live: Live) -> None:
+    live.parcel("ZT100000006", "delivered")
+    shipment = live.ship("ZT100000006", "O-6")
+    live.tracked(shipment["id"], "delivered")
+    case = live.open_case("O-6", ["ZT100000006"])
+    before = (_count(live, t.events), _count(live, t.jobs), _count(live, t.intercepts))
+    r = live.post(f"/v1/aftersales/{case['id']}/intercepts", {"type": "return_to_sender"})
+    assert r.status_code == 409
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["rule"] == "already_delivered"
+    assert "ZT100000006" in r.json()["detail"]
+    assert (_count(live, t.events), _count(live, t.jobs), _count(live, t.intercepts)) == before
+    assert live.case(case["id"])["status"] == "open"
+
+
+@pytest.mark.parametrize("stage, reason", [("out_for_delivery", "out_for_delivery"),
+                                           ("created", "not_picked_up")])
+def test_preview_says_why_a_parcel_cannot_be_intercepted(live: Live, stage: str, reason: str) -> None:
+    live.parcel("ZT100000007", stage)
+    shipment = live.ship("ZT100000007", "O-7", qty=2)
+    live.tracked(shipment["id"], stage)
+    case = live.open_case("O-7", ["ZT100000007"], refund_fen=5900)
+    r = live.client.post(f"/v1/aftersales/{case['id']}/intercept-preview")
+    assert r.status_code == 200
+    (parcel,) = r.json()["parcels"]
+    assert (parcel["can_intercept"], parcel["reason"], parcel["tracking_status"]) == (False, reason, stage)
+    assert parcel["shared_with_other_items"] is True and parcel["other_items_value_fen"] == 5900
