@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from lanjie.store import jobs
-from lanjie.store.db import make_engine, migrate
+from lanjie.store.db import make_engine
 from lanjie.store.jobs import Job
 from lanjie.store.tables import shops
 from lanjie.worker import PermanentJobError, RetryLater, Worker
@@ -25,21 +25,6 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-# TODO(lead): delete once tests/conftest.py's template is fixed (see tests/store/conftest.py).
-@pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-    engine.dispose()
-    return path
 
 
 class Clock:

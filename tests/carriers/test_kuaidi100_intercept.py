@@ -149,18 +149,34 @@ async def test_accepted_intercept_carries_the_task_id() -> None:
     ("30002", _refused(InterceptReason.out_for_delivery, "快件派送中，无法拦截")),
     ("30003", _refused(InterceptReason.not_picked_up, "快件未揽收，请取消订单")),
     ("30005", _refused(InterceptReason.not_supported, "该快递公司不支持拦截")),
-    ("400", _refused(InterceptReason.carrier_error, "参数错误: kuaidinum")),
-    ("400_address", _refused(InterceptReason.bad_address, "recManInfo不能为空")),
-    ("403", _refused(InterceptReason.auth_failed, "签名错误")),
-    ("429", _refused(InterceptReason.rate_limited, "请求过于频繁")),
 ])
-async def test_each_answer_code_maps_to_its_ack(name: str, expected: InterceptAck,
+async def test_each_refusal_of_the_parcel_maps_to_its_ack(name: str, expected: InterceptAck,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     async with kuaidi100(answer(recording(f"intercept/{name}.json"))) as (carrier, script):
         ack = await carrier.intercept(REQUEST)
 
     assert ack == expected
     assert len(script.seen) == 1
+    assert caplog.records == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "code", "reason", "message"), [
+    ("400", "400", InterceptReason.carrier_error, "参数错误: kuaidinum"),
+    ("400_address", "400", InterceptReason.bad_address, "recManInfo不能为空"),
+    ("403", "403", InterceptReason.auth_failed, "签名错误"),
+    ("429", "429", InterceptReason.rate_limited, "请求过于频繁"),
+])
+async def test_a_refusal_of_the_request_itself_is_carrier_rejected(
+        name: str, code: str, reason: InterceptReason, message: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Not the parcel but the request was refused: the service may retry (a rate limit) or fix the account.
+    async with kuaidi100(answer(recording(f"intercept/{name}.json"))) as (carrier, script):
+        with pytest.raises(CarrierRejected) as caught:
+            await carrier.intercept(REQUEST)
+
+    assert (caught.value.code, caught.value.reason, caught.value.message) == (code, reason, message)
+    assert len(script.seen) == len(carrier.exchanges) == 1
     assert caplog.records == []
 
 
@@ -177,10 +193,19 @@ async def test_an_unknown_code_is_a_logged_carrier_error(caplog: pytest.LogCaptu
 
 @pytest.mark.anyio
 async def test_a_json_error_body_is_read_even_with_an_http_4xx() -> None:
-    async with kuaidi100(answer(recording("intercept/429.json"), status_code=429)) as (carrier, _):
+    async with kuaidi100(answer(recording("intercept/30001.json"), status_code=409)) as (carrier, _):
         ack = await carrier.intercept(REQUEST)
 
-    assert ack == InterceptAck(accepted=False, reason=InterceptReason.rate_limited, message="请求过于频繁")
+    assert ack == _refused(InterceptReason.already_delivered, "快件已签收，无法拦截")
+
+
+@pytest.mark.anyio
+async def test_an_http_429_with_the_rate_limit_code_is_carrier_rejected() -> None:
+    async with kuaidi100(answer(recording("intercept/429.json"), status_code=429)) as (carrier, _):
+        with pytest.raises(CarrierRejected) as caught:
+            await carrier.intercept(REQUEST)
+
+    assert caught.value.reason == InterceptReason.rate_limited
 
 
 @pytest.mark.anyio

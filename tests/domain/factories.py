@@ -24,9 +24,16 @@ def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+#: When the carrier last reported on a test parcel, unless a test says otherwise.
+REPORTED_AT = T0 - timedelta(hours=1)
+
+
 def make_shipment(n: int = 1, *, status: TrackingStatus = TrackingStatus.in_transit,
-                  tracking_at: datetime | None = None) -> Shipment:
-    """Parcel number ``n`` (id ``sh_<n>``, waybill ``ZT<n padded>``) in the given tracking status."""
+                  tracking_at: datetime | None = REPORTED_AT) -> Shipment:
+    """Parcel number ``n`` (id ``sh_<n>``, waybill ``ZT<n padded>``) as its carrier last reported it.
+
+    ``tracking_at=None`` is a parcel the carrier has not reported on yet.
+    """
     return Shipment(
         id=f"sh_{n}", shop_id=SHOP_ID, carrier="kuaidi100", carrier_code="zto", waybill_no=f"ZT{n:010d}",
         order_id="ord_1", items=[Item(sku=f"sku-{n}", name="Tea set", qty=1, price_fen=REFUND_FEN)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -55,7 +56,7 @@ def pending(case: AfterSale, refund: Refund) -> Event:
                  amount_fen=refund.amount_fen, evidence=refund.evidence)
 
 
-def expected_refund(n: int, created_at: Any, evidence: dict[str, Any],
+def expected_refund(n: int, created_at: datetime, evidence: dict[str, Any],
                     status: RefundStatus = RefundStatus.pending) -> Refund:
     return Refund(id=f"{CASE_ID}-r{n}", shop_id=SHOP_ID, aftersale_id=CASE_ID, refund_no=f"LJ7F3KR{n}",
                   amount_fen=REFUND_FEN, created_at=created_at, status=status, evidence=evidence)
@@ -182,6 +183,14 @@ def test_parcel_the_carrier_can_no_longer_stop_is_refused_with_the_reason(tracki
     assert _state(case) == before
 
 
+@pytest.mark.parametrize("tracking", [TrackingStatus.created, TrackingStatus.delivered])
+def test_parcel_the_carrier_has_not_reported_on_is_left_to_the_carrier(tracking: TrackingStatus) -> None:
+    parcel = make_shipment(status=tracking, tracking_at=None)
+    case = open_case(parcel)
+    icpt = case.request_intercept(intercept_id="icpt_1", shipment=parcel, type=RTS, now=at(1))
+    assert (icpt.status, case.status) == (InterceptStatus.requested, CaseStatus.intercepting)
+
+
 def _first_intercept_in(case: AfterSale, status: InterceptStatus) -> None:
     icpt = case.intercepts[0]
     if status is InterceptStatus.submitted:
@@ -291,7 +300,7 @@ def test_on_accept_refunds_once_every_parcel_is_accepted() -> None:
     refund = expected_refund(1, at(4), {
         "trigger": "intercept_accepted", "policy": SettlementPolicy.on_accept,
         "intercepts": {"icpt_1": InterceptStatus.submitted, "icpt_2": InterceptStatus.submitted},
-        "resolution": Resolution.intercepted_refund})
+        "confirmation": {}, "resolution": Resolution.intercepted_refund})
     assert case.refunds == [refund]
     assert (case.status, case.resolution) == (CaseStatus.refunding, Resolution.intercepted_refund)
     assert [(i.status, i.task_id, i.answered_at) for i in case.intercepts] == [
@@ -325,7 +334,7 @@ def test_on_turned_back_refunds_once_every_parcel_turned_back() -> None:
     refund = expected_refund(1, at(6), {
         "trigger": "intercept_succeeded", "policy": SettlementPolicy.on_turned_back,
         "intercepts": {"icpt_1": InterceptStatus.succeeded, "icpt_2": InterceptStatus.succeeded},
-        "scan": "b back", "resolution": Resolution.intercepted_refund})
+        "confirmation": {"scan": "b back"}, "resolution": Resolution.intercepted_refund})
     assert case.refunds == [refund]
     assert [i.outcome_at for i in case.intercepts] == [at(5), at(6)]
     assert (case.status, case.resolution) == (CaseStatus.refunding, Resolution.intercepted_refund)
@@ -357,7 +366,7 @@ def test_on_received_waits_for_the_warehouse_after_every_parcel_turned_back() ->
     refund = expected_refund(1, at(60), {
         "trigger": "received", "policy": SettlementPolicy.on_received,
         "intercepts": {"icpt_1": InterceptStatus.succeeded, "icpt_2": InterceptStatus.succeeded},
-        "resolution": Resolution.intercepted_refund})
+        "confirmation": {}, "resolution": Resolution.intercepted_refund})
     assert case.refunds == [refund]
     assert (case.status, case.received_at) == (CaseStatus.refunding, at(60))
     assert case.events == [event(case, "aftersale.received", "aftersale", CASE_ID),

@@ -17,7 +17,7 @@ def tracking_updated(from_: TrackingStatus, to: TrackingStatus, minutes: int) ->
 
 
 def test_first_tracking_snapshot_is_taken() -> None:
-    parcel = make_shipment(status=TrackingStatus.created)
+    parcel = make_shipment(status=TrackingStatus.created, tracking_at=None)
     assert parcel.apply_tracking(TrackingStatus.picked_up, at(10), HISTORY_1, subscription="sub-1") is True
     assert (parcel.tracking_status, parcel.tracking_at, parcel.tracking_events, parcel.subscription) == (
         TrackingStatus.picked_up, at(10), HISTORY_1, "sub-1")
@@ -34,7 +34,7 @@ def test_newer_tracking_snapshot_replaces_the_held_one() -> None:
 
 
 def test_older_tracking_snapshot_arriving_late_is_ignored() -> None:
-    parcel = make_shipment(status=TrackingStatus.created)
+    parcel = make_shipment(status=TrackingStatus.created, tracking_at=None)
     parcel.apply_tracking(TrackingStatus.in_transit, at(60), HISTORY_2)
     parcel.events.clear()
     assert parcel.apply_tracking(TrackingStatus.picked_up, at(10), HISTORY_1) is False
@@ -58,7 +58,7 @@ def test_stale_snapshot_still_records_the_subscription_it_came_from() -> None:
 
 
 def test_snapshot_without_a_subscription_keeps_the_known_one() -> None:
-    parcel = make_shipment(status=TrackingStatus.created)
+    parcel = make_shipment(status=TrackingStatus.created, tracking_at=None)
     parcel.apply_tracking(TrackingStatus.picked_up, at(10), HISTORY_1, subscription="sub-1")
     parcel.apply_tracking(TrackingStatus.in_transit, at(60), HISTORY_2)
     assert parcel.subscription == "sub-1"

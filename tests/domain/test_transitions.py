@@ -212,3 +212,12 @@ def test_case_refuses_every_change_outside_its_table_without_recording(
         assert (caught.value.entity, caught.value.current, caught.value.target) == ("aftersale", current, target)
     assert case.status is current
     assert case.events == []
+
+
+@pytest.mark.parametrize("status", list(InterceptStatus))
+def test_intercept_is_active_while_it_may_still_take_effect_and_accepted_once_the_carrier_took_it(
+        status: InterceptStatus) -> None:
+    icpt = _intercept(status)
+    assert icpt.active is (status in ACTIVE_INTERCEPT_STATUSES)
+    assert icpt.accepted is (status in {InterceptStatus.submitted, InterceptStatus.cancel_requested,
+                                        InterceptStatus.succeeded})

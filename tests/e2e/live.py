@@ -82,8 +82,19 @@ class Live:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s; last value {value!r}")
+                raise AssertionError(f"condition not met within {timeout}s; last value {value!r}\n{self.diagnosis()}")
             time.sleep(every)
+
+    def diagnosis(self) -> str:
+        """What the jobs and the sandbox looked like when a wait ran out (for the failure message)."""
+        from lanjie.store import jobs
+
+        lines = [f"jobs: {jobs.stats(self.container.engine)}"]
+        for job in jobs.list_jobs(self.container.engine, limit=20):
+            lines.append(f"  {job['id']} {job['kind']} {job['status']} attempts={job['attempts']} "
+                         f"{str(job.get('last_error', ''))[:300]!r}")
+        lines.append(f"sandbox requests: {self.client.get('/sandbox/control/requests').json()['requests'][-10:]}")
+        return "\n".join(lines)
 
     def tracked(self, shipment_id: str, status: str) -> dict[str, Any]:
         def check() -> Any:

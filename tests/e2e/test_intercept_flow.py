@@ -57,7 +57,7 @@ def test_turned_back_parcel_settles_the_refund_by_itself(live: Live) -> None:
     refund = done["refund"]
     assert refund["status"] == "succeeded" and refund["amount_fen"] == 5900
     assert refund["refund_no"] == "LJ" + case["id"].removeprefix("as_").upper() + "R1"
-    assert refund["evidence"]["confirmed_by"] == "carrier_query"
+    assert refund["evidence"]["confirmation"]["confirmed_by"] == "carrier_query"
     assert done["parcels"][0]["tracking_status"] in ("returning", "returned")
     types = [x for x in _types(done) if x != "aftersale.status_changed"]
     assert types == ["aftersale.created", "intercept.requested", "intercept.submitted", "intercept.succeeded",

@@ -25,8 +25,8 @@ def _worker(live_base: str, database_url: str, tmp_path: Path, **extra: str) -> 
            "LANJIE_KUAIDI100_POLL_URL": f"{live_base}/sandbox/kuaidi100", "LANJIE_DATA_DIR": str(tmp_path),
            "LANJIE_JOB_LEASE_SECONDS": "2", "LANJIE_JOB_REAP_SECONDS": "0.5", "LANJIE_WORKER_POLL_SECONDS": "0.05",
            **extra}
-    log = open(tmp_path / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "lanjie.cli", "worker"], env=env, stdout=log, stderr=log)
+    with open(tmp_path / f"worker-{time.monotonic_ns()}.log", "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "lanjie.cli", "worker"], env=env, stdout=log, stderr=log)
 
 
 def test_worker_killed_between_carrier_call_and_commit_loses_and_repeats_nothing(
@@ -47,9 +47,10 @@ def test_worker_killed_between_carrier_call_and_commit_loses_and_repeats_nothing
         first.wait(timeout=10)
 
         # The carrier took the request, lanjie did not record its answer.
-        (task,) = [x for x in live.client.get("/sandbox/control/requests").json()["requests"]
-                   if x["method"] == "interceptOrder"]
-        assert task["code"] == 200
+        log = live.client.get("/sandbox/control/requests").json()["requests"]
+        (call,) = [x for x in log if x["method"] == "interceptOrder"]
+        assert call["code"] == "200"
+        task = live.client.get("/sandbox/control/parcels/ZT200000001").json()["intercept"]
         icpt = live.case(case["id"])["intercepts"][0]
         assert (icpt["status"], icpt["task_id"], icpt["attempts"]) == ("requested", None, 1)
 
@@ -63,8 +64,8 @@ def test_worker_killed_between_carrier_call_and_commit_loses_and_repeats_nothing
         calls = [(x["method"], x["code"]) for x in live.client.get("/sandbox/control/requests").json()["requests"]
                  if x["method"] in ("interceptOrder", "query")]
         # The second worker asked before sending again; the resubmission was recognised as the same intercept.
-        assert calls[:3] == [("interceptOrder", 200), ("query", 200), ("interceptOrder", 30004)]
-        assert calls.count(("interceptOrder", 200)) == 1
+        assert calls[:3] == [("interceptOrder", "200"), ("query", "200"), ("interceptOrder", "30004")]
+        assert calls.count(("interceptOrder", "200")) == 1
         types = [e["type"] for e in done["timeline"]]
         assert types.count("intercept.submitted") == 1 and types.count("intercept.unknown") == 1
         assert types.count("refund.succeeded") == 1

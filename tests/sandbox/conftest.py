@@ -71,7 +71,14 @@ class ServerThread:
         return self.url
 
     def __exit__(self, *exc: object) -> None:
+        self.signal_stop()
+        self.join()
+
+    def signal_stop(self) -> None:
+        """Ask the server to shut down (its lifespan stops the world) without waiting for it."""
         self._server.should_exit = True
+
+    def join(self) -> None:
         self._thread.join(10)
         self._sock.close()
 
@@ -102,11 +109,6 @@ class Receiver:
         with self._lock:
             self._script.setdefault(path, deque()).extend(answers)
 
-    def reset(self) -> None:
-        with self._lock:
-            self.calls.clear()
-            self._script.clear()
-
     def at(self, path: str) -> list[Received]:
         with self._lock:
             return [call for call in self.calls if call.path == path]
@@ -135,10 +137,25 @@ def receiver() -> Iterator[Receiver]:
 
 @dataclass
 class Sandbox:
-    """Drives one sandbox over HTTP: the control API and signed Kuaidi100 requests."""
+    """Drives one sandbox over HTTP: the control API and signed Kuaidi100 requests.
+
+    Its pushes and callbacks go to receiver paths under a token of its own, so a push still in
+    flight from another test's sandbox can never be counted here.
+    """
 
     http: httpx.Client
     receiver: Receiver
+    token: str
+
+    def url(self, name: str) -> str:
+        return f"{self.receiver.url}/{self.token}/{name}"
+
+    def received(self, name: str) -> list[Received]:
+        """What the receiver got at ``name`` (e.g. "track", "intercept-result") from this sandbox."""
+        return self.receiver.at(f"/{self.token}/{name}")
+
+    def script(self, name: str, *answers: tuple[int, bytes, float]) -> None:
+        self.receiver.script(f"/{self.token}/{name}", *answers)
 
     def create(self, waybill_no: str, stage: str, carrier: str = "zto", **extra: Any) -> dict[str, Any]:
         response = self.http.post("/control/parcels",
@@ -167,7 +184,7 @@ class Sandbox:
         param: dict[str, Any] = {
             "kuaidicom": "zto", "kuaidinum": waybill_no, "interceptType": "RETURN_SEND_ADDR",
             "reason": "买家申请仅退款", "orderId": f"O-{waybill_no}", "salt": "salt-1",
-            "callbackUrl": f"{self.receiver.url}/intercept-result",
+            "callbackUrl": self.url("intercept-result"),
         }
         param.update(overrides)
         return json.dumps({k: v for k, v in param.items() if v is not None}, ensure_ascii=False)
@@ -183,7 +200,7 @@ class Sandbox:
 
     def subscribe(self, number: str, *, company: str = "zto", key: str = KEY, salt: str = "push-salt",
                   callback: str | None = None, **parameters: Any) -> dict[str, Any]:
-        params = {"callbackurl": callback if callback is not None else f"{self.receiver.url}/track",
+        params = {"callbackurl": callback if callback is not None else self.url("track"),
                   "salt": salt, "resultv2": "4", **parameters}
         param = {"company": company, "number": number, "key": key,
                  "parameters": {k: v for k, v in params.items() if v is not None}}
@@ -204,20 +221,30 @@ class Sandbox:
 
     def requests(self, waybill_no: str | None = None) -> list[dict[str, Any]]:
         params = {"waybill_no": waybill_no} if waybill_no else {}
-        return self.http.get("/control/requests", params=params).json()
+        return self.http.get("/control/requests", params=params).json()["requests"]
+
+
+@pytest.fixture(scope="session")
+def _stopping() -> Iterator[list[ServerThread]]:
+    """Sandbox servers asked to stop; joined once at the end so no test waits for a shutdown."""
+    servers: list[ServerThread] = []
+    yield servers
+    for server in servers:
+        server.join()
 
 
 @pytest.fixture
-def make_sandbox(receiver: Receiver) -> Iterator[Callable[..., Sandbox]]:
+def make_sandbox(receiver: Receiver, _stopping: list[ServerThread]) -> Iterator[Callable[..., Sandbox]]:
     """Start a fresh sandbox (manual clock unless overridden) on its own server."""
-    receiver.reset()
     with ExitStack() as stack:
 
         def make(**overrides: Any) -> Sandbox:
-            app = create_standalone_app(SandboxConfig(**{**BASE_CONFIG, **overrides}))
-            url = stack.enter_context(ServerThread(app))
+            server = ServerThread(create_standalone_app(SandboxConfig(**{**BASE_CONFIG, **overrides})))
+            url = server.__enter__()
+            _stopping.append(server)
+            stack.callback(server.signal_stop)
             client = stack.enter_context(httpx.Client(base_url=f"{url}/sandbox", trust_env=False, timeout=10))
-            return Sandbox(client, receiver)
+            return Sandbox(client, receiver, f"sandbox{len(_stopping)}")
 
         yield make
 

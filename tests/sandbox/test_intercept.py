@@ -84,6 +84,9 @@ def test_unknown_waybill_or_other_carrier_is_not_supported(sandbox: Sandbox) -> 
     assert sandbox.intercept("NOPE0001")["code"] == 30005
     assert sandbox.intercept("ZT1005", kuaidicom="yto")["code"] == 30005
     assert sandbox.intercept("ZT1005", kuaidicom="zhongtong")["code"] == 200  # Kuaidi100's own code for ZTO
+    sandbox.create("ZT1016", "in_transit")
+    sandbox.http.post("/control/parcels/ZT1016/inject", json={"kind": "lost"})
+    assert sandbox.intercept("ZT1016")["code"] == 30005
 
 
 def test_second_intercept_on_same_waybill_answers_30004_with_the_first_task_id(sandbox: Sandbox) -> None:
@@ -98,7 +101,7 @@ def test_second_intercept_on_same_waybill_answers_30004_with_the_first_task_id(s
 
 
 def _callback(sandbox: Sandbox) -> tuple[dict[str, str], dict[str, object]]:
-    calls = sandbox.receiver.at("/intercept-result")
+    calls = sandbox.received("intercept-result")
     assert len(calls) == 1
     return calls[0].form, calls[0].param
 
@@ -107,7 +110,7 @@ def test_flag_effective_before_delivery_turns_parcel_back_and_reports_success(sa
     sandbox.create("ZT1007", "in_transit")
     task_id = sandbox.intercept("ZT1007")["data"]["taskId"]
     sandbox.advance(3 * HOUR - 1)
-    assert sandbox.receiver.at("/intercept-result") == []
+    assert sandbox.received("intercept-result") == []
     sandbox.advance(1)  # 05:00 UTC: the arrival scan at the origin hub catches the parcel
     form, param = _callback(sandbox)
     assert param == {"taskId": task_id, "kuaidicom": "zto", "kuaidinum": "ZT1007", "status": "SUCCESS",
@@ -202,15 +205,15 @@ def test_forced_miss_delivers_the_parcel_and_reports_31001(sandbox: Sandbox) -> 
 
 
 def test_callback_with_a_wrong_ack_is_retried_after_the_retry_interval(sandbox: Sandbox) -> None:
-    sandbox.receiver.script("/intercept-result", (200, json.dumps({"result": False}).encode(), 0.0))
+    sandbox.script("intercept-result", (200, json.dumps({"result": False}).encode(), 0.0))
     sandbox.create("ZT1014", "in_transit")
     sandbox.intercept("ZT1014")
     sandbox.http.post("/control/parcels/ZT1014/outcome", json={"outcome": "succeed"})
     sandbox.settle()
     sandbox.advance(35 * 60 - 1)
-    assert len(sandbox.receiver.at("/intercept-result")) == 1
+    assert len(sandbox.received("intercept-result")) == 1
     sandbox.advance(1)
-    calls = sandbox.receiver.at("/intercept-result")
+    calls = sandbox.received("intercept-result")
     assert len(calls) == 2
     assert calls[0].raw == calls[1].raw  # the same message again
     pushes = [(p["attempt"], p["result"], p["at"][11:19]) for p in sandbox.parcel("ZT1014")["pushes"]
@@ -220,9 +223,9 @@ def test_callback_with_a_wrong_ack_is_retried_after_the_retry_interval(sandbox: 
 
 def test_callback_gives_up_after_three_retries(sandbox: Sandbox) -> None:
     wrong = (500, b"oops", 0.0)
-    sandbox.receiver.script("/intercept-result", wrong, wrong, wrong, wrong, wrong)
+    sandbox.script("intercept-result", wrong, wrong, wrong, wrong, wrong)
     sandbox.create("ZT1015", "in_transit")
     sandbox.intercept("ZT1015")
     sandbox.http.post("/control/parcels/ZT1015/outcome", json={"outcome": "fail"})
     sandbox.advance(5 * 35 * 60)
-    assert len(sandbox.receiver.at("/intercept-result")) == 4
+    assert len(sandbox.received("intercept-result")) == 4

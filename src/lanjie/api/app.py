@@ -55,6 +55,7 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
                     await asyncio.wait_for(task, timeout=10)
             if sandbox is not None:
                 await sandbox.stop()
+            await container.http.aclose()  # the carrier client's connections belong to this loop
 
     app = FastAPI(title="lanjie", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.container = container

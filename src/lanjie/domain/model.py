@@ -332,8 +332,8 @@ class AfterSale:
             self.approve_refund(now, resolution=Resolution.intercepted_refund,
                                 evidence={"trigger": trigger, "policy": self.settlement_policy,
                                           "intercepts": {i.id: i.status for i in per_parcel if i},
-                                          **(evidence or {})})
-        elif turned_back or (accepted and self.settlement_policy == SettlementPolicy.on_accept):
+                                          "confirmation": evidence or {}})
+        elif turned_back:  # on_received: back on its way, the warehouse has yet to confirm
             self._move(CaseStatus.intercepted)
 
     def approve_refund(self, now: datetime, *, resolution: Resolution, evidence: dict[str, Any]) -> Refund:
@@ -376,6 +376,7 @@ class AfterSale:
         refund.move(RefundStatus.failed)
         self._record("refund.failed", "refund", refund.id, message=message)
         self._move(CaseStatus.needs_attention)
+        self.resolution = None  # undecided again until a person or a rule settles it
 
     # ----------------------------------------------------------------- closing
     def cancel(self, now: datetime) -> None:

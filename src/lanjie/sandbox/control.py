@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lanjie.domain.states import TrackingStatus
 from lanjie.sandbox.faults import FaultPlan
 from lanjie.sandbox.model import ForcedOutcome, InterceptTask, Parcel, PushAttempt, RequestLogEntry, Scan
-from lanjie.sandbox.route import City, Contact, Party, ScanCode, city_named
+from lanjie.sandbox.route import City, Contact, Party, ScanCode, city_named, find_city
 from lanjie.sandbox.world import WorldError
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _request(entry: RequestLogEntry) -> dict[str, Any]:
     return {
         "seq": entry.seq, "at": _iso(entry.at), "channel": entry.channel, "path": entry.path,
         "method": entry.method, "waybill_no": entry.waybill_no, "http_status": entry.http_status,
-        "code": entry.code, "message": entry.message, "account": entry.account,
+        "code": entry.code, "message": entry.message, "account": entry.account, "task_id": entry.task_id,
         "held_seconds": entry.held_seconds,
     }
 
@@ -141,6 +141,7 @@ def parcel_view(world: SandboxWorld, parcel: Parcel) -> dict[str, Any]:
 
 
 def _carrier_code(carrier: str) -> str:
+    """The carrier code of ``kuaidi100:zto`` or ``zto``."""
     protocol, _, code = carrier.rpartition(":")
     if protocol not in ("", "kuaidi100"):
         raise WorldError(422, f"carrier: the sandbox speaks only kuaidi100, not {protocol!r}")
@@ -152,7 +153,10 @@ def _contact(party: PartyIn | None) -> Contact | None:
 
 
 def _city(party: PartyIn | None) -> City | None:
-    return city_named(party.city) if party is not None and party.city else None
+    """The party's city as given, else the sandbox city its address names, else None (chosen at random)."""
+    if party is None:
+        return None
+    return city_named(party.city) if party.city else find_city(party.address)
 
 
 def control_router(world: SandboxWorld) -> APIRouter:
@@ -212,8 +216,9 @@ def control_router(world: SandboxWorld) -> APIRouter:
         return world.faults.plan.model_dump(mode="json")
 
     @router.get("/requests", summary="Protocol requests received, oldest first")
-    async def requests(waybill_no: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
-        return [_request(e) for e in world.request_log if waybill_no is None or e.waybill_no == waybill_no]
+    async def requests(waybill_no: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+        log = world.request_log
+        return {"requests": [_request(e) for e in log if waybill_no is None or e.waybill_no == waybill_no]}
 
     @router.post("/accounts", status_code=201, summary="Register a Kuaidi100 account")
     async def register_account(body: AccountIn) -> dict[str, Any]:

@@ -82,7 +82,7 @@ async def _serve(world: SandboxWorld, channel: Channel, request: Request, operat
     # Logged before the answer is held back: the effect has happened, as on a slow real server.
     world.log_request(channel=channel, path=request.url.path, method=method, waybill_no=waybill_no,
                       http_status=200, code=answer.code, message=answer.message, account=account,
-                      at=received_at, held_seconds=held + hold)
+                      at=received_at, task_id=answer.task_id, held_seconds=held + hold)
     if hold:
         await asyncio.sleep(hold)
     return JSONResponse(answer.body)

@@ -90,6 +90,7 @@ class WireAnswer:
     body: dict[str, Any]
     code: str  # the protocol result code, for the request log
     message: str
+    task_id: str = ""
 
 
 class ParamError(ValueError):
@@ -146,7 +147,7 @@ class Kuaidi100Twin:
 
     def _intercept_answer(self, code: InterceptCode, message: str, data: dict[str, Any] | None = None) -> WireAnswer:
         body = {"code": int(code), "message": message, "time": millis(self.world.clock.now()), "data": data or {}}
-        return WireAnswer(body, str(int(code)), message)
+        return WireAnswer(body, str(int(code)), message, (data or {}).get("taskId", ""))
 
     def rate_limited(self) -> WireAnswer:
         return self._intercept_answer(InterceptCode.rate_limited, "请求过于频繁，请稍后再试")
@@ -192,8 +193,7 @@ class Kuaidi100Twin:
         )
         if decision.refusal is None and decision.task is not None:
             return self._intercept_answer(InterceptCode.accepted, "success", {"taskId": decision.task.task_id})
-        assert decision.refusal is not None
-        code, message = _REFUSALS[decision.refusal]
+        code, message = _REFUSALS[decision.refusal or Refusal.not_supported]
         data = {"taskId": decision.task.task_id} if decision.task is not None else None
         return self._intercept_answer(code, message, data)
 

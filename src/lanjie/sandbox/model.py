@@ -145,6 +145,7 @@ class RequestLogEntry:
     code: str  # the protocol's own result code, or the HTTP status of an injected fault
     message: str
     account: str  # the key or customer that sent it
+    task_id: str = ""  # the intercept task the answer named, if any
     held_seconds: float = 0.0  # real seconds the answer was held back (latency, timeout faults)
 
 

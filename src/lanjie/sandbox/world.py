@@ -1,8 +1,8 @@
 """A simulated carrier world: parcels scanned along routes on a clock, intercepts racing deliveries.
 
 The world is carrier-neutral physics; protocol twins (``kuaidi100_twin``) listen to it and turn its
-changes into their own pushes and callbacks. Everything runs on one asyncio loop: the ticker runs
-due actions in sim-time order, and pushes go out as tracked background tasks.
+changes into their own pushes and callbacks. Everything runs on one asyncio loop: the scheduler
+runs due actions in sim-time order, and pushes go out as tracked background tasks.
 
 Intercept rule: an accepted intercept's flag takes effect ``propagation_seconds`` later. The parcel's
 first scan at or after that moment catches it (if it is not delivered yet) and the parcel turns back
@@ -12,13 +12,10 @@ A forced outcome (control API) overrides the race.
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import itertools
-import logging
 import random
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -59,12 +56,9 @@ from lanjie.sandbox.route import (
     return_plan,
     stage_index,
 )
+from lanjie.sandbox.scheduler import Action, Scheduler
 
 __all__ = ["HopSeconds", "SandboxConfig", "SandboxWorld", "WorldError"]
-
-logger = logging.getLogger(__name__)
-
-Action = Callable[[datetime], None]
 
 #: Stages a parcel can be created at through the control API.
 CREATABLE_STAGES = (
@@ -72,7 +66,6 @@ CREATABLE_STAGES = (
     TrackingStatus.at_destination, TrackingStatus.out_for_delivery, TrackingStatus.delivered,
 )
 _ACCEPTING = (TrackingStatus.picked_up, TrackingStatus.in_transit, TrackingStatus.at_destination)
-_MAX_ACTIONS_PER_PASS = 100_000
 
 
 class WorldError(Exception):
@@ -111,33 +104,24 @@ class SandboxWorld:
         self.parcels: dict[str, Parcel] = {}
         self.request_log: list[RequestLogEntry] = []
         self.push_log: dict[str, list[PushAttempt]] = {}
+        self.scheduler = Scheduler(self.clock, self.config.tick_seconds)
         self.pushes = PushSender(self)
-        self._queue: list[tuple[datetime, int, Action]] = []
-        self._order = itertools.count()
         self._log_seq = itertools.count(1)
         self._task_ids: set[str] = set()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()  # one pass over due actions at a time (ticker vs advance/settle)
-        self._ticker: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
         self._listeners: list[WorldListener] = []
         self.kuaidi100 = Kuaidi100Twin(self)
         self._listeners.append(self.kuaidi100)
 
-    # ---- lifecycle -------------------------------------------------------------------------
+    # ---- lifecycle and time -----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the ticker (on the running loop) and the HTTP client pushes use."""
-        if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick_forever(), name="sandbox-ticker")
+        """Start the ticker on the running loop."""
+        self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop the ticker, abandon pushes in flight, close the HTTP client."""
-        tasks = [t for t in [self._ticker, *self._inflight] if t is not None]
-        self._ticker = None
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.scheduler.stop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -153,76 +137,23 @@ class SandboxWorld:
     def push_retry_delta(self) -> timedelta:
         return timedelta(seconds=self.config.push_retry_seconds)
 
-    # ---- scheduling ------------------------------------------------------------------------
-
     def schedule(self, at: datetime, action: Action) -> None:
-        """Run ``action(at)`` once sim time reaches ``at`` (actions due together run in order given)."""
-        heapq.heappush(self._queue, (at, next(self._order), action))
+        """Run ``action(at)`` once sim time reaches ``at``."""
+        self.scheduler.schedule(at, action)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run a push in the background; ``settle`` and ``advance`` wait for it."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._inflight.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("sandbox background task failed", exc_info=task.exception())
-
-    def _run_due(self) -> int:
-        ran = 0
-        while self._queue and self._queue[0][0] <= self.clock.now() and ran < _MAX_ACTIONS_PER_PASS:
-            at, _, action = heapq.heappop(self._queue)
-            try:
-                action(at)
-            except Exception:  # one broken action must not stop the world
-                logger.exception("sandbox action failed")
-            ran += 1
-        return ran
-
-    async def _quiesce(self) -> int:
-        """Run everything due now and wait for the pushes it starts, until nothing is left."""
-        total = 0
-        for _ in range(10_000):
-            ran = self._run_due()
-            total += ran
-            if self._inflight:
-                await asyncio.wait(set(self._inflight))
-            elif ran == 0:
-                break
-        return total
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.tick_seconds)
-            if self._lock.locked():
-                continue
-            async with self._lock:
-                self._run_due()
+        """Run a push in the background (``advance`` and ``settle`` wait for it)."""
+        self.scheduler.spawn(coroutine)
 
     async def advance(self, seconds: float) -> int:
-        """Move sim time forward, running every due action at its own time and waiting for its pushes.
-
-        Returns how many actions ran. A push that fails during the advance is retried within it
-        when its retry falls before the new now.
-        """
+        """Move sim time forward, running everything due at its own time; returns how many actions ran."""
         if seconds < 0:
             raise WorldError(422, "seconds: the clock only moves forward")
-        async with self._lock:
-            target = self.clock.now() + timedelta(seconds=seconds)
-            ran = await self._quiesce()
-            while self._queue and self._queue[0][0] <= target:
-                self.clock.advance_to(self._queue[0][0])
-                ran += await self._quiesce()
-            self.clock.advance_to(target)
-            ran += await self._quiesce()
-        return ran
+        return await self.scheduler.advance(seconds)
 
     async def settle(self) -> int:
-        """Run what is due now and wait until every push it (or the ticker) started was attempted."""
-        async with self._lock:
-            return await self._quiesce()
+        """Run what is due now and wait until the pushes in flight were attempted."""
+        return await self.scheduler.settle()
 
     # ---- parcels ---------------------------------------------------------------------------
 
@@ -416,10 +347,10 @@ class SandboxWorld:
     # ---- logs ------------------------------------------------------------------------------
 
     def log_request(self, *, channel: Channel, path: str, method: str, waybill_no: str, http_status: int,
-                    code: str, message: str, account: str, at: datetime,
+                    code: str, message: str, account: str, at: datetime, task_id: str = "",
                     held_seconds: float = 0.0) -> RequestLogEntry:
         entry = RequestLogEntry(next(self._log_seq), at, channel, path, method, waybill_no, http_status, code,
-                                message, account, held_seconds)
+                                message, account, task_id, held_seconds)
         self.request_log.append(entry)
         return entry
 

@@ -269,7 +269,7 @@ class Workflows:
                 account = shops.account_for(u.conn, row.shop_id, row.carrier)
                 if account is None:
                     raise PermanentJobError(f"no {row.carrier} account for shop {row.shop_id}")
-                push = self.gateway.adapter(account).parse_push(row.body.encode(), row.content_type)
+                push = self.gateway.adapter(account).parse_push(bytes(row.body), row.content_type)
                 if push.tracking is not None:
                     _apply_tracking(u, row.shop_id, push.tracking)
                 if push.intercept is not None:

@@ -219,7 +219,7 @@ inbox = sa.Table(
     sa.Column("carrier", sa.String(40), nullable=False),
     sa.Column("message_key", sa.String(128), nullable=False),
     sa.Column("content_type", sa.String(128), nullable=False),
-    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("body", sa.LargeBinary(), nullable=False),  # the raw bytes, as signed
     sa.Column("received_at", UTCDateTime(), nullable=False),
     sa.Column("processed_at", UTCDateTime()),
     sa.UniqueConstraint("shop_id", "carrier", "message_key"),

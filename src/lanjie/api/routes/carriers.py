@@ -49,7 +49,7 @@ async def callback(carrier: str, token: str, request: Request) -> Response:
             key = push.message_key or hashlib.sha256(body).hexdigest()
             insert = _insert_ignore(uow.conn).values(
                 shop_id=account.shop_id, carrier=carrier, message_key=key, content_type=content_type,
-                body=body.decode("utf-8"), received_at=uow.now)
+                body=body, received_at=uow.now)
             inserted = uow.conn.execute(insert.returning(t.inbox.c.id)).scalar()
             if inserted is not None:  # a duplicate is acknowledged without being processed again
                 uow.enqueue(commands.PROCESS_INBOX, {"shop_id": account.shop_id, "inbox_id": inserted},

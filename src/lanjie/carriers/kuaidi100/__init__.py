@@ -10,8 +10,10 @@ tracking subscription ``{poll}/poll`` and its ``returnCode``s, the real-time que
 sandbox twin (``lanjie.sandbox``) and kept in the tables of ``codes`` so the real values drop in:
 
 - ``interceptOrder`` answer codes besides 200: 30001 already delivered, 30002 out for delivery,
-  30003 not picked up, 30004 already intercepted (counted as accepted), 30005 not supported,
-  400 bad request (bad address when the message names the address), 403 auth, 429 rate limit.
+  30003 not picked up, 30004 already intercepted (counted as accepted), 30005 not supported (these
+  refuse the intercept: ``InterceptAck(accepted=False)``); 400 bad request (``bad_address`` when the
+  message names the address), 403 auth, 429 rate limit (these refuse the request itself and raise
+  ``CarrierRejected``, as the errors module says, so a rate limit can be retried).
 - The intercept result callback: same URL and form as tracking pushes, signed with the ``salt`` sent
   in the request; ``param`` = ``{taskId, kuaidicom, kuaidinum, status: SUCCESS|FAIL,
   code: 200|31001|31002, message, time}``; 31001 = missed (delivered before the stop took effect).

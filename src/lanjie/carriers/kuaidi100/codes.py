@@ -30,11 +30,14 @@ INTERCEPT_TYPES: Mapping[InterceptType, str] = {
 
 @dataclass(frozen=True)
 class AckRule:
-    """How one ``interceptOrder`` answer code becomes an ``InterceptAck``."""
+    """How one ``interceptOrder`` answer code becomes an ``InterceptAck`` (or a CarrierRejected)."""
 
     accepted: bool
     reason: InterceptReason | None = None
     duplicate: bool = False
+    # The request itself was refused (bad request, auth, rate limit), not the parcel: raised as
+    # CarrierRejected, so the service can retry a rate limit instead of refusing the intercept for good.
+    rejects: bool = False
 
 
 #: ``interceptOrder`` synchronous answer ``code``. 200 is official; the rest is a *sandbox choice*.
@@ -47,9 +50,9 @@ INTERCEPT_ACK_CODES: Mapping[int, AckRule] = {
     30002: AckRule(accepted=False, reason=InterceptReason.out_for_delivery),
     30003: AckRule(accepted=False, reason=InterceptReason.not_picked_up),
     30005: AckRule(accepted=False, reason=InterceptReason.not_supported),
-    400: AckRule(accepted=False, reason=InterceptReason.carrier_error),  # see ADDRESS_HINTS
-    403: AckRule(accepted=False, reason=InterceptReason.auth_failed),
-    429: AckRule(accepted=False, reason=InterceptReason.rate_limited),
+    400: AckRule(accepted=False, reason=InterceptReason.carrier_error, rejects=True),  # see ADDRESS_HINTS
+    403: AckRule(accepted=False, reason=InterceptReason.auth_failed, rejects=True),
+    429: AckRule(accepted=False, reason=InterceptReason.rate_limited, rejects=True),
 }
 UNKNOWN_ACK = AckRule(accepted=False, reason=InterceptReason.carrier_error)
 
@@ -64,7 +67,7 @@ def intercept_rule(code: int | None, message: str) -> AckRule:
         log.warning("kuaidi100 interceptOrder answered an unknown code %r: %s", code, message)
         return UNKNOWN_ACK
     if code == 400 and any(hint in message.lower() for hint in ADDRESS_HINTS):
-        return AckRule(accepted=False, reason=InterceptReason.bad_address)
+        return AckRule(accepted=False, reason=InterceptReason.bad_address, rejects=True)
     return rule
 
 

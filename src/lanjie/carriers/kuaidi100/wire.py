@@ -131,9 +131,15 @@ def _int_code(value: object) -> int | None:
 
 
 def parse_intercept_answer(body: Mapping[str, Any]) -> InterceptAck:
-    """The ``InterceptAck`` for an ``interceptOrder`` answer ``{code, message, time, data{taskId}}``."""
+    """The ``InterceptAck`` for an ``interceptOrder`` answer ``{code, message, time, data{taskId}}``.
+
+    Raises CarrierRejected when the request itself was refused (bad request, auth, rate limit).
+    """
     message = str(body.get("message") or "")
-    rule = codes.intercept_rule(_int_code(body.get("code")), message)
+    code = _int_code(body.get("code"))
+    rule = codes.intercept_rule(code, message)
+    if rule.rejects:
+        raise CarrierRejected(str(code), message, reason=rule.reason or InterceptReason.carrier_error)
     task_id: str | None = None
     data = body.get("data")
     if rule.accepted and isinstance(data, Mapping) and data.get("taskId") not in (None, ""):

@@ -160,7 +160,7 @@ def upgrade() -> None:
     sa.Column('carrier', sa.String(length=40), nullable=False),
     sa.Column('message_key', sa.String(length=128), nullable=False),
     sa.Column('content_type', sa.String(length=128), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('body', sa.LargeBinary(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_inbox_shop_id_shops')),
