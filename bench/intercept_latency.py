@@ -1,9 +1,10 @@
 """Benchmark: intercept request → carrier's answer visible through GET and the event stream.
 
-Runs lanjie (API + embedded worker) and the sandbox carrier (answering in --ack-ms) in one process on
-127.0.0.1, intercepts --cases cases with --concurrency in flight, and prints p50/p95/p99 next to two
-ceilings measured in the same run: the database's durable single-row commit rate and a bare ASGI
-endpoint's request rate.
+Runs lanjie (API + embedded worker) in one process and the sandbox carrier (answering in --ack-ms) in
+another, or both in one with --shape embedded, on 127.0.0.1; drives it from this process with
+--concurrency intercepts in flight over --cases cases, and prints p50/p95/p99 from the intercept request to the carrier's answer being visible through
+GET (polled every --poll-ms) and through the event stream, next to two ceilings measured in the same
+run: the database's durable single-row commit rate and the server's bare ASGI endpoint rate.
 
     .venv/bin/python bench/intercept_latency.py [--cases 200] [--concurrency 20] [--ack-ms 200]
     LANJIE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/...
@@ -16,6 +17,8 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -27,7 +30,7 @@ import sqlalchemy as sa
 
 from lanjie.api.app import create_app
 from lanjie.bootstrap import bootstrap
-from lanjie.embedded import ServerThread, free_socket
+from lanjie.embedded import free_socket
 from lanjie.sandbox.world import SandboxConfig, SandboxWorld
 from lanjie.service import shops
 from lanjie.settings import Settings
@@ -50,7 +53,10 @@ def summary(name: str, ms: list[float]) -> dict[str, Any]:
     return row
 
 
-def fresh_database(url: str | None, tmp: Path) -> tuple[str, Any]:
+def fresh_database(url: str | None, tmp: Path, keep: str | None = None) -> tuple[str, Any]:
+    if keep:
+        Path(keep).unlink(missing_ok=True)
+        return f"sqlite:///{Path(keep).resolve()}", None
     if not url:
         return f"sqlite:///{tmp / 'bench.db'}", None
     import psycopg
@@ -93,15 +99,15 @@ async def asgi_rate(base: str, concurrency: int, n: int = 2000) -> float:
         return n / (time.perf_counter() - start)
 
 
-async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
+async def run(args: argparse.Namespace, base: str, key: str, carrier: str) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=args.concurrency * 2 + 4)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as http:
         cases: list[tuple[str, str]] = []
         for i in range(args.cases):
             waybill, order = f"BZ{i:010d}", f"BO{i:06d}"
-            (await http.post("/sandbox/control/parcels", json={"carrier": "kuaidi100:zto", "waybill_no": waybill,
-                                                               "stage": "in_transit"})).raise_for_status()
+            parcel = {"carrier": "kuaidi100:zto", "waybill_no": waybill, "stage": "in_transit"}
+            (await http.post(f"{carrier}/sandbox/control/parcels", json=parcel)).raise_for_status()
             (await http.post("/v1/shipments", headers={"Idempotency-Key": f"bench-ship-{uuid.uuid4()}"}, json={
                 "carrier": "kuaidi100:zto", "waybill_no": waybill, "order_id": order,
                 "items": [{"sku": "S", "name": "n", "qty": 1, "price_fen": 1000}], "value_fen": 1000,
@@ -158,46 +164,105 @@ async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
         elapsed = time.perf_counter() - start
         await asyncio.wait_for(listener, timeout=30)
         sse_ms = [(seen_sse[c] - sent[c]) * 1000 for c, _ in cases]
-        print(f"\n{args.cases} cases, {args.concurrency} in flight, carrier ack latency {args.ack_ms} ms, "
+        print(f"\n{args.shape} shape: {args.cases} cases, {args.concurrency} in flight, carrier ack {args.ack_ms} ms, "
               f"GET polled every {args.poll_ms} ms: {args.cases / elapsed:.1f} intercepts/s; answers {statuses}")
-        return {"cases": args.cases, "concurrency": args.concurrency, "ack_ms": args.ack_ms,
+        return {"shape": args.shape, "cases": args.cases, "concurrency": args.concurrency, "ack_ms": args.ack_ms,
                 "intercepts_per_s": args.cases / elapsed, "answers": statuses,
                 "rows": [summary("202 Accepted", accepted_ms), summary("answer visible via GET", get_ms),
                          summary("answer visible via SSE", sse_ms)]}
 
 
+def serve(port: int, url: str, ack_ms: int, carrier: str | None) -> None:
+    """The system under test in its own process: API + worker, and the sandbox too when ``carrier`` is None."""
+    import uvicorn
+
+    base = f"http://127.0.0.1:{port}"
+    carrier_base = carrier or base
+    settings = Settings(database_url=url, public_base_url=base, kuaidi100_api_url=f"{carrier_base}/sandbox/kuaidi100",
+                        kuaidi100_poll_url=f"{carrier_base}/sandbox/kuaidi100", carrier_concurrency=64,
+                        worker_concurrency=64, worker_poll_seconds=0.05)
+    container = bootstrap(settings, run_migrations=False)
+    world = None if carrier else SandboxWorld(SandboxConfig(
+        time_factor=0.0, ack_latency_ms=ack_ms,
+        kuaidi100_accounts={K["key"]: {"customer": K["customer"], "secret": K["secret"]}}))
+    uvicorn.run(create_app(container, run_worker=True, sandbox=world), host="127.0.0.1", port=port,
+                log_level="warning", access_log=False)
+
+
+def _wait_up(proc: subprocess.Popen[bytes], url: str) -> subprocess.Popen[bytes]:
+    for _ in range(300):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _port() -> int:
+    sock = free_socket()
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+def start_processes(url: str, ack_ms: int, shape: str) -> tuple[str, str, list[subprocess.Popen[bytes]]]:
+    """Start lanjie (and, in the separate shape, the sandbox carrier) as processes; their base URLs."""
+    procs = []
+    carrier = None
+    if shape == "separate":
+        cport = _port()
+        carrier = f"http://127.0.0.1:{cport}"
+        env = {**os.environ, "LANJIE_SANDBOX_ACK_LATENCY_MS": str(ack_ms)}
+        sandbox = subprocess.Popen([sys.executable, "-m", "lanjie.cli", "sandbox", "--port", str(cport),
+                                    "--time-factor", "0"], env=env, stdout=subprocess.DEVNULL)
+        procs.append(_wait_up(sandbox, f"{carrier}/sandbox/control/clock"))
+        httpx.post(f"{carrier}/sandbox/control/accounts", json={
+            "key": K["key"], "customer": K["customer"], "secret": K["secret"]}).raise_for_status()
+    port = _port()
+    cmd = [sys.executable, __file__, "--serve", str(port), "--database", url, "--ack-ms", str(ack_ms)]
+    if carrier:
+        cmd += ["--carrier", carrier]
+    base = f"http://127.0.0.1:{port}"
+    procs.append(_wait_up(subprocess.Popen(cmd), f"{base}/healthz"))
+    return base, carrier or base, procs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--ack-ms", type=int, default=200)
-    parser.add_argument("--poll-ms", type=int, default=25)
+    parser.add_argument("--poll-ms", type=int, default=100)
+    parser.add_argument("--keep-sqlite", metavar="FILE", help="use (and keep) this SQLite file for inspection")
+    parser.add_argument("--shape", choices=["separate", "embedded"], default="separate",
+                        help="separate: the sandbox carrier in its own process, as a real carrier is remote "
+                             "(default); embedded: in lanjie's process, as in `lanjie demo`")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--carrier", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.database, args.ack_ms, args.carrier)
+        return
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        url, drop = fresh_database(os.environ.get("LANJIE_DATABASE_URL"), tmp)
+        url, drop = fresh_database(os.environ.get("LANJIE_DATABASE_URL"), tmp, args.keep_sqlite)
         engine = make_engine(url)
         migrate(engine)
-        sock = free_socket()
-        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        settings = Settings(data_dir=tmp, database_url=url, public_base_url=base,
-                            kuaidi100_api_url=f"{base}/sandbox/kuaidi100",
-                            kuaidi100_poll_url=f"{base}/sandbox/kuaidi100", carrier_concurrency=64,
-                            worker_concurrency=64, worker_poll_seconds=0.05)
-        container = bootstrap(settings, engine=engine, run_migrations=False)
         shop, key = shops.create_shop(engine, "bench")
         with engine.begin() as conn:
             shops.upsert_carrier_account(conn, shop.id, "kuaidi100", K)
-        world = SandboxWorld(SandboxConfig(time_factor=0.0, ack_latency_ms=args.ack_ms, kuaidi100_accounts={
-            K["key"]: {"customer": K["customer"], "secret": K["secret"]}}))
-        server = ServerThread(create_app(container, run_worker=True, sandbox=world), sock)
-        server.start()
+        base, carrier, procs = start_processes(url, args.ack_ms, args.shape)
         try:
-            print(f"database: {engine.dialect.name}")
-            result = asyncio.run(run(args, base, key))
+            print(f"database: {engine.dialect.name}; processes {[p.pid for p in procs]}, load from this process")
+            result = asyncio.run(run(args, base, key, carrier))
             rate = asyncio.run(asgi_rate(base, args.concurrency))
         finally:
-            server.stop()
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
         commits = commit_rate(engine)
         engine.dispose()
         if drop:

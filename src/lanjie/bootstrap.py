@@ -16,7 +16,7 @@ from lanjie.carriers.registry import load_carriers
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.workflows import Workflows
 from lanjie.settings import Settings
-from lanjie.store.db import make_engine, migrate
+from lanjie.store.db import make_engine, migrate, reader
 from lanjie.worker import Worker
 
 
@@ -29,6 +29,11 @@ class Container:
     workflows: Workflows
     worker: Worker | None = None
     wake_hooks: list = field(default_factory=list)
+
+    @property
+    def reader(self) -> sa.Engine:
+        """The engine for read-only transactions (no SQLite write lock)."""
+        return reader(self.engine)
 
     def wake(self) -> None:
         """Tell in-process listeners (worker, event streams) that something committed."""

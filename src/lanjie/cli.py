@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
+
+from sqlalchemy import Engine
 
 from lanjie import __version__
 from lanjie.domain.states import SettlementPolicy
@@ -17,6 +21,20 @@ def _serve(app: object, host: str, port: int) -> None:
     import uvicorn
 
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _database(*, migrated: bool = True) -> Iterator[Engine]:
+    """The configured database, migrated, disposed of when the command is done."""
+    from lanjie.store.db import make_engine, migrate
+
+    engine = make_engine(Settings().resolved_database_url())
+    try:
+        if migrated:
+            migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -67,11 +85,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_shop_create(args: argparse.Namespace) -> int:
     from lanjie.service.shops import create_shop
-    from lanjie.store.db import make_engine, migrate
 
-    engine = make_engine(Settings().resolved_database_url())
-    migrate(engine)
-    shop, key = create_shop(engine, args.name, SettlementPolicy(args.policy))
+    with _database() as engine:
+        shop, key = create_shop(engine, args.name, SettlementPolicy(args.policy))
     if args.json:
         print(json.dumps({"shop_id": shop.id, "api_key": key}))
     else:
@@ -80,16 +96,16 @@ def cmd_shop_create(args: argparse.Namespace) -> int:
 
 
 def cmd_carrier_account(args: argparse.Namespace) -> int:
-    from lanjie.service.shops import upsert_carrier_account
-    from lanjie.store.db import make_engine, migrate
+    from lanjie.service.shops import get_shop, upsert_carrier_account
 
-    engine = make_engine(Settings().resolved_database_url())
-    migrate(engine)
     creds = {"key": args.key, "customer": args.customer, "secret": args.secret, "salt": args.salt}
     if len(args.salt) < 32:
         print("error: --salt must be at least 32 characters (pushes are verified with it)", file=sys.stderr)
         return 2
-    with engine.begin() as conn:
+    with _database() as engine, engine.begin() as conn:
+        if get_shop(conn, args.shop_id) is None:
+            print(f"error: no shop {args.shop_id!r}", file=sys.stderr)
+            return 2
         record = upsert_carrier_account(conn, args.shop_id, args.carrier, creds)
     base = Settings().public_base_url.rstrip("/")
     print(f"carrier account {record.id} set; callback URL: "
@@ -98,25 +114,22 @@ def cmd_carrier_account(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from lanjie.store.db import make_engine, migrate
-
-    migrate(make_engine(Settings().resolved_database_url()))
-    print("database is at the newest migration")
+    with _database():
+        print("database is at the newest migration")
     return 0
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from lanjie.store import jobs
-    from lanjie.store.db import make_engine
 
-    engine = make_engine(Settings().resolved_database_url())
-    if args.retry is not None:
-        ok = jobs.retry_dead(engine, job_id=args.retry)
-        print("requeued" if ok else "no dead job with that id")
-        return 0 if ok else 1
-    print(json.dumps(jobs.stats(engine)))
-    for job in jobs.list_jobs(engine, status=args.status, limit=args.limit):
-        print(json.dumps(job, default=str, ensure_ascii=False))
+    with _database(migrated=False) as engine:
+        if args.retry is not None:
+            ok = jobs.retry_dead(engine, job_id=args.retry)
+            print("requeued" if ok else "no dead job with that id")
+            return 0 if ok else 1
+        print(json.dumps(jobs.stats(engine)))
+        for job in jobs.list_jobs(engine, status=args.status, limit=args.limit):
+            print(json.dumps(job, default=str, ensure_ascii=False))
     return 0
 
 
@@ -177,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "alembic"):  # one line per HTTP request / migration plugin is noise here
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -117,10 +117,19 @@ def shipment_body(waybill_no: str, order_id: str, *, courier: str = "zto", price
 def start_live(database_url: str, tmp_path: Path, *, sandbox: dict[str, Any] | None = None,
                settings: dict[str, Any] | None = None, run_worker: bool = True, policy: str = "on_turned_back") -> Live:
     sock = free_socket()
+    try:
+        return _start(sock, database_url, tmp_path, sandbox, settings, run_worker, policy)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _start(sock: Any, database_url: str, tmp_path: Path, sandbox: dict[str, Any] | None,
+           settings: dict[str, Any] | None, run_worker: bool, policy: str) -> Live:
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    s = Settings(data_dir=tmp_path, database_url=database_url, public_base_url=base,
-                 kuaidi100_api_url=f"{base}/sandbox/kuaidi100", kuaidi100_poll_url=f"{base}/sandbox/kuaidi100",
-                 carrier_timeout_seconds=2.0, worker_poll_seconds=0.02, **(settings or {}))
+    s = Settings(**{"data_dir": tmp_path, "database_url": database_url, "public_base_url": base,
+                    "kuaidi100_api_url": f"{base}/sandbox/kuaidi100", "kuaidi100_poll_url": f"{base}/sandbox/kuaidi100",
+                    "carrier_timeout_seconds": 2.0, "worker_poll_seconds": 0.02, **(settings or {})})
     world = SandboxWorld(SandboxConfig(**{
         "time_factor": 0.0, "ack_latency_ms": 0, "propagation_seconds": 600.0,
         "kuaidi100_accounts": {K100_KEY: {"customer": K100_CUSTOMER, "secret": K100_SECRET}}, **(sandbox or {})}))

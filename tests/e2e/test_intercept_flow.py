@@ -43,7 +43,7 @@ def test_turned_back_parcel_settles_the_refund_by_itself(live: Live) -> None:
     assert case["status"] == "open"
 
     answer = _intercept(live, case["id"])
-    assert [i["status"] for i in answer["intercepts"]] == ["requested"]
+    assert [(i["status"], i["waybill_no"]) for i in answer["intercepts"]] == [("requested", "ZT100000001")]
     submitted = _status(live, case["id"], "intercepting")
     live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
     icpt = live.case(case["id"])["intercepts"][0]

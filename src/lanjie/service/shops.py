@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from lanjie.domain.states import SettlementPolicy
 from lanjie.service.ids import new_id, utcnow
 from lanjie.store import tables as t
+from lanjie.store.db import reader
 
 KEY_PREFIX = "lj"
 _KEY_RE = re.compile(r"^lj_(k_[0-9a-f]{20})_([A-Za-z0-9_-]{43})$")
@@ -72,7 +73,7 @@ def authenticate(engine: sa.Engine, token: str) -> str | None:
     if match is None:
         return None
     key_id, secret = match.groups()
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         row = conn.execute(sa.select(t.api_keys.c.shop_id, t.api_keys.c.secret_sha256).where(
             t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))).first()
     if row is None or not hmac.compare_digest(row.secret_sha256, _sha256(secret)):

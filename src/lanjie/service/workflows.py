@@ -49,6 +49,9 @@ class Workflows:
     def __init__(self, engine: sa.Engine, gateway: CarrierGateway,
                  on_commit: Callable[[], None] | None = None, now: Callable[[], datetime] = utcnow):
         self.engine, self.gateway, self.on_commit, self.now = engine, gateway, on_commit, now
+        # Job handlers get threads of their own, so jobs waiting on the database never take the
+        # threads the API needs to answer (the merchant's click comes first).
+        self._threads: anyio.CapacityLimiter | None = None
 
     def handlers(self) -> dict[str, Callable[[jobs.Job], Any]]:
         return {
@@ -63,7 +66,9 @@ class Workflows:
         return UnitOfWork(self.engine, self.now(), on_commit=self.on_commit)
 
     async def _db(self, fn: Callable[[], T]) -> T:
-        return await anyio.to_thread.run_sync(fn)
+        if self._threads is None:
+            self._threads = anyio.CapacityLimiter(8)
+        return await anyio.to_thread.run_sync(fn, limiter=self._threads)
 
     def _finish(self, u: UnitOfWork, job: jobs.Job) -> None:
         jobs.complete(u.conn, job_id=job.id, worker_id=job.locked_by)

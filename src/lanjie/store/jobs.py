@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lanjie.store.db import reader
 from lanjie.store.tables import jobs
 
 __all__ = [
@@ -157,6 +158,8 @@ def claim(
         return None if key is None else limits.get(key, default_limit)
 
     claimed: list[Job] = []
+    if count_due(reader(engine), now=now) == 0:
+        return claimed  # an idle poll should not take SQLite's write lock
     with engine.begin() as conn:
         # Keys that take no more jobs in this claim. Seeded from a lock-free count so saturated
         # keys are not fetched and locked for nothing; the authoritative count comes below.
@@ -273,6 +276,10 @@ def complete(conn: sa.Connection, *, job_id: int, worker_id: str, now: datetime 
 def finish(engine: sa.Engine, *, job_id: int, worker_id: str, now: datetime | None = None) -> bool:
     """Mark the job succeeded unless its handler already did; False when this worker lost it."""
     now = now or _now()
+    with reader(engine).connect() as conn:
+        row = conn.execute(sa.select(jobs.c.status, jobs.c.locked_by).where(jobs.c.id == job_id)).first()
+    if row is not None and row.status == JobStatus.SUCCEEDED and row.locked_by == worker_id:
+        return True  # the handler completed it in its own transaction: no write needed
     with engine.begin() as conn:
         try:
             complete(conn, job_id=job_id, worker_id=worker_id, now=now)

@@ -66,7 +66,7 @@ async def list_cases(request: Request, shop_id: Shop,
         query = query.where(a.c.id.in_(parcel))
 
     def read() -> Any:
-        with request.app.state.container.engine.connect() as conn:
+        with request.app.state.container.reader.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
             rows = conn.execute(query.order_by(a.c.created_at.desc(), a.c.id.desc()).limit(limit).offset(offset)).all()
         items = [{"id": r.id, "order_id": r.order_id, "type": r.type, "status": r.status, "refund_fen": r.refund_fen,
@@ -79,7 +79,7 @@ async def list_cases(request: Request, shop_id: Shop,
 @router.get("/{case_id}", summary="A case with its parcels, intercepts, refund and timeline")
 async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.engine, utcnow()) as uow:
+        with UnitOfWork(request.app.state.container.reader, utcnow()) as uow:
             return _detail(uow, shop_id, case_id)
     return await anyio.to_thread.run_sync(read)
 
@@ -87,7 +87,7 @@ async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
 @router.post("/{case_id}/intercept-preview", summary="Per parcel: can it be intercepted, why not, fee, other items")
 async def preview(case_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.engine, utcnow()) as uow:
+        with UnitOfWork(request.app.state.container.reader, utcnow()) as uow:
             return {"aftersale_id": case_id, "parcels": commands.preview_intercepts(uow, shop_id, case_id)}
     return await anyio.to_thread.run_sync(read)
 
@@ -100,7 +100,10 @@ async def intercept(case_id: str, body: InterceptIn, request: Request, shop_id: 
     def work(uow: UnitOfWork) -> Any:
         created = commands.request_intercepts(uow, shop_id, case_id, type=body.type, address=address,
                                               waybill_nos=body.waybill_nos)
-        return {"aftersale_id": case_id, "intercepts": [views.intercept(i) for i in created]}
+        waybills = {i.shipment_id: uow.shipment(shop_id, i.shipment_id) for i in created}
+        return {"aftersale_id": case_id,
+                "intercepts": [views.intercept(i, getattr(waybills[i.shipment_id], "waybill_no", None))
+                               for i in created]}
     return await idempotent(request, shop_id, 202, work, on_commit=request.app.state.container.wake)
 
 

@@ -100,7 +100,7 @@ async def list_accounts(request: Request, shop_id: Shop) -> Any:
     container = request.app.state.container
 
     def read() -> Any:
-        with container.engine.connect() as conn:
+        with container.reader.connect() as conn:
             return {"items": [_account_view(container, a) for a in shops.accounts_of(conn, shop_id)]}
     return await anyio.to_thread.run_sync(read)
 
@@ -108,7 +108,7 @@ async def list_accounts(request: Request, shop_id: Shop) -> Any:
 @router.get("/v1/shop", tags=["shop"], summary="The calling shop")
 async def get_shop(request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with request.app.state.container.engine.connect() as conn:
+        with request.app.state.container.reader.connect() as conn:
             shop = shops.get_shop(conn, shop_id)
         assert shop is not None
         return {"id": shop.id, "name": shop.name, "settlement_policy": shop.settlement_policy,

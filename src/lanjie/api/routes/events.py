@@ -39,7 +39,7 @@ def _newest(engine: sa.Engine, shop_id: str) -> int:
 async def stream(request: Request, shop_id: Shop,
                  since: Annotated[int | None, Query(ge=0, description="start after this event id (0 = all)")] = None,
                  ) -> EventSourceResponse:
-    engine: sa.Engine = request.app.state.container.engine
+    engine: sa.Engine = request.app.state.container.reader
     header = request.headers.get("last-event-id", "").strip()
     if header.isdigit():
         last_id = int(header)
