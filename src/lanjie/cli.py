@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -61,8 +62,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     print(f"lanjie worker {worker.worker_id} on {container.engine.url.render_as_string()}", flush=True)
 
     async def main() -> None:
+        # SIGTERM or Ctrl-C: stop claiming, let running jobs finish (their grace period), then exit.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         try:
-            await worker.run()
+            await worker.run(stop)
         finally:
             await container.aclose()
 

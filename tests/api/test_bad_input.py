@@ -78,3 +78,17 @@ def test_redirect_without_address_and_closed_case_are_refused(api: Api) -> None:
     assert r.status_code == 409 and r.json()["type"] == "/problems/illegal-transition"
     assert (r.json()["current"], r.json()["target"]) == ("cancelled", "intercepting")
     assert api.client.get(f"/v1/aftersales/{case['id']}", headers=api.a.headers()).json()["intercepts"] == []
+
+
+def test_a_second_case_for_the_same_channel_reference_is_refused(api: Api) -> None:
+    api.seed_case(api.a, "ZT500000005", "B-5")
+    body = {"order_id": "B-5", "type": "refund_only_shipped", "refund_fen": 100, "waybill_nos": ["ZT500000005"],
+            "channel": "douyin", "channel_ref": "7300000000001"}
+    assert _post(api, "/v1/aftersales", json=body).status_code == 201
+    before = api.counts()
+    r = _post(api, "/v1/aftersales", json=body)
+    assert r.status_code == 409 and r.json()["rule"] == "channel_ref"
+    assert "douyin 7300000000001" in r.json()["detail"]
+    counts = api.counts()
+    assert counts.pop("idempotency_keys") == before.pop("idempotency_keys") + 1
+    assert counts == before

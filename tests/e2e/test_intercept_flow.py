@@ -59,7 +59,9 @@ def test_turned_back_parcel_settles_the_refund_by_itself(live: Live) -> None:
     assert refund["refund_no"] == "LJ" + case["id"].removeprefix("as_").upper() + "R1"
     assert refund["evidence"]["confirmation"]["confirmed_by"] == "carrier_query"
     assert done["parcels"][0]["tracking_status"] in ("returning", "returned")
-    types = [x for x in _types(done) if x != "aftersale.status_changed"]
+    tracking = [e["payload"]["to"] for e in done["timeline"] if e["type"] == "shipment.tracking_updated"]
+    assert tracking[0] == "returning" and set(tracking) <= {"returning", "returned"}  # the parcel's way back
+    types = [x for x in _types(done) if x not in ("aftersale.status_changed", "shipment.tracking_updated")]
     assert types == ["aftersale.created", "intercept.requested", "intercept.submitted", "intercept.succeeded",
                      "refund.pending", "refund.approved", "refund.succeeded", "aftersale.settled"]
     assert _count(live, t.refunds) == 1

@@ -73,6 +73,8 @@ def test_worker_killed_between_carrier_call_and_commit_loses_and_repeats_nothing
             assert conn.execute(sa.select(sa.func.count()).select_from(t.refunds)).scalar_one() == 1
             assert conn.execute(sa.select(sa.func.count()).select_from(t.jobs)
                                 .where(t.jobs.c.status == "dead")).scalar_one() == 0
+        second.terminate()  # SIGTERM: a clean stop
+        assert second.wait(timeout=20) == 0
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:

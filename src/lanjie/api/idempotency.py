@@ -23,6 +23,7 @@ from lanjie.domain.errors import DomainError
 from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.store import tables as t
+from lanjie.store.repository import StaleCase
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:\-]{16,255}$")
 IN_FLIGHT = 0
@@ -121,6 +122,12 @@ async def idempotent(request: Request, shop_id: str, status: int,
             with engine.begin() as conn:
                 _store(conn, shop_id, key, refusal.status, refusal.body())
             return refusal.response()
+        except (sa.exc.IntegrityError, StaleCase):
+            # Another request changed the same thing at the same moment (two keys, one waybill):
+            # nothing was written; the client may retry with this key and get a definite answer.
+            _release(engine, shop_id, key)
+            return Problem(409, "Conflict", "a concurrent request changed the same object; retry",
+                           type_="/problems/concurrent-change", headers={"Retry-After": "1"}).response()
         except BaseException:
             _release(engine, shop_id, key)
             raise

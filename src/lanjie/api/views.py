@@ -61,7 +61,7 @@ def case_detail(conn: sa.Connection, c: AfterSale, parcels: list[Shipment]) -> d
         "intercepts": [intercept(i, waybills.get(i.shipment_id)) for i in c.intercepts],
         "refund": refund(live) if live else None,
         "refunds": [refund(r) for r in c.refunds],
-        "timeline": timeline(conn, c.shop_id, c.id),
+        "timeline": timeline(conn, c.shop_id, c.id, [s.id for s in parcels]),
         "carrier_exchanges": exchanges(conn, c.shop_id, c.id),
     }
 
@@ -71,9 +71,15 @@ def event(row: Any) -> dict[str, Any]:
             "aftersale_id": row.aftersale_id, "payload": row.payload, "at": _ts(row.created_at)}
 
 
-def timeline(conn: sa.Connection, shop_id: str, case_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(sa.select(t.events).where(t.events.c.shop_id == shop_id, t.events.c.aftersale_id == case_id)
-                        .order_by(t.events.c.id)).all()
+def timeline(conn: sa.Connection, shop_id: str, case_id: str, shipment_ids: list[str]) -> list[dict[str, Any]]:
+    """The case's events and its parcels' tracking changes since the case opened, oldest first."""
+    e = t.events
+    opened = sa.select(sa.func.min(e.c.id)).where(e.c.shop_id == shop_id, e.c.aftersale_id == case_id)
+    rows = conn.execute(sa.select(e).where(e.c.shop_id == shop_id, sa.or_(
+        e.c.aftersale_id == case_id,
+        sa.and_(e.c.subject_type == "shipment", e.c.subject_id.in_(shipment_ids),
+                e.c.type == "shipment.tracking_updated", e.c.id > opened.scalar_subquery())),
+    ).order_by(e.c.id)).all()
     return [event(r) for r in rows]
 
 

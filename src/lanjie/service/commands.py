@@ -12,6 +12,7 @@ from lanjie.domain.states import CaseType, InterceptType
 from lanjie.service import shops
 from lanjie.service.ids import new_id
 from lanjie.service.unit_of_work import UnitOfWork
+from lanjie.store import repository
 
 SUBMIT_INTERCEPT = "intercept.submit"
 CONFIRM_INTERCEPT = "intercept.confirm"
@@ -74,6 +75,9 @@ def open_case(uow: UnitOfWork, shop_id: str, cmd: NewCase) -> AfterSale:
     """Open an after-sale case on registered parcels."""
     shop = shops.get_shop(uow.conn, shop_id)
     assert shop is not None
+    if cmd.channel_ref is not None and repository.case_by_channel_ref(
+            uow.conn, shop_id=shop_id, channel=cmd.channel, channel_ref=cmd.channel_ref) is not None:
+        raise RuleViolation("channel_ref", f"a case for {cmd.channel} {cmd.channel_ref} already exists")
     shipment_ids = []
     for waybill_no in dict.fromkeys(cmd.waybill_nos):
         shipment = uow.shipment_by_waybill(shop_id, waybill_no)

@@ -18,8 +18,9 @@ from lanjie.store import tables as t
 class UnitOfWork:
     """``with UnitOfWork(engine, now) as uow: … uow.commit()``; leaving without commit rolls back."""
 
-    def __init__(self, engine: sa.Engine, now: datetime, *, on_commit: Callable[[], None] | None = None):
-        self.engine, self.now = engine, now
+    def __init__(self, engine: sa.Engine, now: datetime, *, on_commit: Callable[[], None] | None = None,
+                 read_only: bool = False):
+        self.engine, self.now, self.read_only = engine, now, read_only
         self._on_commit = on_commit
         self._cases: dict[str, AfterSale] = {}
         self._dirty_cases: set[str] = set()
@@ -42,7 +43,7 @@ class UnitOfWork:
     # ---------------------------------------------------------------- cases
     def case(self, shop_id: str, case_id: str) -> AfterSale | None:
         if case_id not in self._cases:
-            case = repository.get_case(self.conn, shop_id=shop_id, case_id=case_id)
+            case = repository.get_case(self.conn, shop_id=shop_id, case_id=case_id, for_update=not self.read_only)
             if case is None:
                 return None
             self._cases[case_id] = case

@@ -276,10 +276,11 @@ class Workflows:
                     raise PermanentJobError(f"no {row.carrier} account for shop {row.shop_id}")
                 push = self.gateway.adapter(account).parse_push(bytes(row.body), row.content_type)
                 if push.tracking is not None:
-                    _apply_tracking(u, row.shop_id, push.tracking)
+                    _apply_tracking(u, row.shop_id, push.tracking, trigger=f"inbox{row.id}")
                 if push.intercept is not None:
                     _queue_confirmation(u, row.shop_id, push.intercept.waybill_no, push.intercept.outcome,
-                                        reason=push.intercept.reason, message=push.intercept.message)
+                                        trigger=f"inbox{row.id}", reason=push.intercept.reason,
+                                        message=push.intercept.message)
                 u.conn.execute(t.inbox.update().where(t.inbox.c.id == row.id).values(processed_at=u.now))
                 self._finish(u, job)
 
@@ -300,7 +301,7 @@ def _apply_state(case: AfterSale, intercept_id: str, state: InterceptState, now:
 _OUTCOME_STATUSES = {TrackingStatus.returning, TrackingStatus.returned, TrackingStatus.delivered}
 
 
-def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any) -> None:
+def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any, *, trigger: str) -> None:
     shipment = u.shipment_by_waybill(shop_id, snap.waybill_no)
     if shipment is None:
         log.warning("tracking push for unknown waybill %s (shop %s)", snap.waybill_no, shop_id)
@@ -314,11 +315,13 @@ def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any) -> None:
     u.save(shipment)
     if snap.status in _OUTCOME_STATUSES:
         outcome = InterceptOutcome.failed if snap.status == TrackingStatus.delivered else InterceptOutcome.succeeded
-        _queue_confirmation(u, shop_id, snap.waybill_no, outcome)
+        _queue_confirmation(u, shop_id, snap.waybill_no, outcome, trigger=trigger)
 
 
 def _queue_confirmation(u: UnitOfWork, shop_id: str, waybill_no: str, outcome: InterceptOutcome, *,
-                        reason: InterceptReason | None = None, message: str = "") -> None:
+                        trigger: str, reason: InterceptReason | None = None, message: str = "") -> None:
+    # One confirmation per triggering push: a later, genuine push must still get its own query
+    # even when an earlier (perhaps forged) one's confirmation gave up.
     shipment = u.shipment_by_waybill(shop_id, waybill_no)
     if shipment is None:
         return
@@ -331,4 +334,4 @@ def _queue_confirmation(u: UnitOfWork, shop_id: str, waybill_no: str, outcome: I
         u.enqueue(commands.CONFIRM_INTERCEPT,
                   {"shop_id": shop_id, "case_id": case_id, "intercept_id": icpt.id, "pushed_outcome": outcome,
                    "reason": reason, "message": message},
-                  key=f"confirm:{icpt.id}:{outcome}", shop_id=shop_id, concurrency_key=f"carrier:{shipment.carrier}")
+                  key=f"confirm:{icpt.id}:{trigger}", shop_id=shop_id, concurrency_key=f"carrier:{shipment.carrier}")

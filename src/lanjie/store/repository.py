@@ -131,10 +131,15 @@ def add_case(conn: sa.Connection, case: AfterSale) -> None:
     _write_children(conn, case, case.updated_at or case.created_at, known_i=set(), known_r=set())
 
 
-def get_case(conn: sa.Connection, *, shop_id: str, case_id: str) -> AfterSale | None:
-    """A case with its intercepts and refunds, or None (another shop's case is None too)."""
-    row = conn.execute(sa.select(t.aftersales).where(
-        t.aftersales.c.shop_id == shop_id, t.aftersales.c.id == case_id)).first()
+def get_case(conn: sa.Connection, *, shop_id: str, case_id: str, for_update: bool = False) -> AfterSale | None:
+    """A case with its intercepts and refunds, or None (another shop's case is None too).
+
+    ``for_update`` locks the case row until the transaction ends (PostgreSQL; SQLite transactions
+    already hold the database's write lock), so concurrent writers queue instead of failing the
+    version check.
+    """
+    query = sa.select(t.aftersales).where(t.aftersales.c.shop_id == shop_id, t.aftersales.c.id == case_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         return None
     m = row._mapping
@@ -199,6 +204,13 @@ def _write_children(conn: sa.Connection, case: AfterSale, now: datetime, *, know
     for r in case.refunds:
         if r.id not in known_r:
             conn.execute(t.refunds.insert().values(**_refund_row(r), updated_at=now))
+
+
+def case_by_channel_ref(conn: sa.Connection, *, shop_id: str, channel: str, channel_ref: str) -> str | None:
+    """The id of the shop's case for a sales channel's own after-sale id."""
+    return conn.execute(sa.select(t.aftersales.c.id).where(
+        t.aftersales.c.shop_id == shop_id, t.aftersales.c.channel == channel,
+        t.aftersales.c.channel_ref == channel_ref)).scalar()
 
 
 def case_ids_for_shipment(conn: sa.Connection, *, shop_id: str, shipment_id: str) -> list[str]:

@@ -79,7 +79,7 @@ async def list_cases(request: Request, shop_id: Shop,
 @router.get("/{case_id}", summary="A case with its parcels, intercepts, refund and timeline")
 async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.reader, utcnow()) as uow:
+        with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
             return _detail(uow, shop_id, case_id)
     return await anyio.to_thread.run_sync(read)
 
@@ -87,7 +87,7 @@ async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
 @router.post("/{case_id}/intercept-preview", summary="Per parcel: can it be intercepted, why not, fee, other items")
 async def preview(case_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.reader, utcnow()) as uow:
+        with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
             return {"aftersale_id": case_id, "parcels": commands.preview_intercepts(uow, shop_id, case_id)}
     return await anyio.to_thread.run_sync(read)
 

@@ -45,7 +45,7 @@ async def register(body: ShipmentIn, request: Request, shop_id: Shop) -> Any:
 @router.get("/{shipment_id}", summary="A parcel with its tracking history")
 async def get(shipment_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.reader, utcnow()) as uow:
+        with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
             s = uow.shipment(shop_id, shipment_id)
             if s is None:
                 raise NotFound("shipment", shipment_id)
