@@ -61,3 +61,15 @@ def test_requests_without_a_valid_key_are_refused(api: Api) -> None:
                     {"Authorization": f"Bearer {api.a.key}x"}):
         r = api.client.get("/v1/aftersales", headers=headers)
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_revoked_key_stops_working_within_the_cache_time(api: Api) -> None:
+    from lanjie.api import auth
+    from lanjie.service.shops import revoke_key
+
+    assert api.client.get("/v1/shop", headers=api.a.headers()).status_code == 200
+    key_id = "_".join(api.a.key.split("_")[1:3])
+    assert revoke_key(api.container.engine, api.a.shop_id, key_id) is True
+    auth._verified.clear()  # what CACHE_SECONDS of waiting does
+    r = api.client.get("/v1/shop", headers=api.a.headers())
+    assert r.status_code == 401 and r.json()["detail"] == "unknown or revoked API key"

@@ -23,6 +23,7 @@ class UnitOfWork:
         self.engine, self.now, self.read_only = engine, now, read_only
         self._on_commit = on_commit
         self._cases: dict[str, AfterSale] = {}
+        self._loaded: dict[str, dict[str, Any]] = {}  # rows as read, to write back only changes
         self._dirty_cases: set[str] = set()
         self._shipments: dict[str, Shipment] = {}
         self._dirty_shipments: set[str] = set()
@@ -47,6 +48,7 @@ class UnitOfWork:
             if case is None:
                 return None
             self._cases[case_id] = case
+            self._loaded[case_id] = repository.snapshot(case)
         return self._cases[case_id]
 
     def add_case(self, case: AfterSale) -> None:
@@ -104,7 +106,7 @@ class UnitOfWork:
         for sid in self._dirty_shipments:
             repository.save_shipment(self.conn, self._shipments[sid], self.now)
         for cid in self._dirty_cases:
-            repository.save_case(self.conn, self._cases[cid], self.now)
+            repository.save_case(self.conn, self._cases[cid], self.now, self._loaded.get(cid))
         seen: list[AfterSale | Shipment] = [*self._new, *self._shipments.values(), *self._cases.values()]
         by_shop: dict[str, list[Any]] = {}
         for entity in {id(e): e for e in seen}.values():

@@ -128,7 +128,7 @@ def add_case(conn: sa.Connection, case: AfterSale) -> None:
         conn.execute(t.aftersale_parcels.insert(), [
             {"aftersale_id": case.id, "shipment_id": sid, "position": n}
             for n, sid in enumerate(case.shipment_ids)])
-    _write_children(conn, case, case.updated_at or case.created_at, known_i=set(), known_r=set())
+    _write_children(conn, case, case.updated_at or case.created_at, {})
 
 
 def get_case(conn: sa.Connection, *, shop_id: str, case_id: str, for_update: bool = False) -> AfterSale | None:
@@ -169,8 +169,23 @@ def get_case(conn: sa.Connection, *, shop_id: str, case_id: str, for_update: boo
     return case
 
 
-def save_case(conn: sa.Connection, case: AfterSale, now: datetime) -> None:
-    """Write a loaded case back by compare-and-set on its version; StaleCase when someone else won."""
+def snapshot(case: AfterSale) -> dict[str, dict[str, Any]]:
+    """The rows of a case as loaded, so that saving it writes only what changed."""
+    rows = {"case": _case_row(case)}
+    rows.update({f"i:{i.id}": _intercept_row(i) for i in case.intercepts})
+    rows.update({f"r:{r.id}": _refund_row(r) for r in case.refunds})
+    return rows
+
+
+def save_case(conn: sa.Connection, case: AfterSale, now: datetime,
+              loaded: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write a loaded case back by compare-and-set on its version; StaleCase when someone else won.
+
+    With ``loaded`` (its ``snapshot`` when read) only changed rows are written, and an unchanged
+    case is not written at all.
+    """
+    if loaded is not None and snapshot(case) == loaded:
+        return
     result = conn.execute(t.aftersales.update().where(
         t.aftersales.c.id == case.id, t.aftersales.c.version == case.version,
     ).values(status=case.status, resolution=case.resolution, received_at=case.received_at,
@@ -178,24 +193,26 @@ def save_case(conn: sa.Connection, case: AfterSale, now: datetime) -> None:
     if result.rowcount != 1:
         raise StaleCase(case.id)
     case.version += 1
-    known_i = set(conn.execute(sa.select(t.intercepts.c.id).where(
-        t.intercepts.c.aftersale_id == case.id)).scalars())
-    known_r = set(conn.execute(sa.select(t.refunds.c.id).where(
-        t.refunds.c.aftersale_id == case.id)).scalars())
-    _write_children(conn, case, now, known_i=known_i, known_r=known_r)
+    if loaded is None:
+        loaded = {f"i:{i}": {} for i in conn.execute(sa.select(t.intercepts.c.id).where(
+            t.intercepts.c.aftersale_id == case.id)).scalars()}
+        loaded.update({f"r:{r}": {} for r in conn.execute(sa.select(t.refunds.c.id).where(
+            t.refunds.c.aftersale_id == case.id)).scalars()})
+    _write_children(conn, case, now, loaded)
 
 
-def _write_children(conn: sa.Connection, case: AfterSale, now: datetime, *, known_i: set[str],
-                    known_r: set[str]) -> None:
+def _write_children(conn: sa.Connection, case: AfterSale, now: datetime, loaded: dict[str, dict[str, Any]]) -> None:
+    known_i = {k[2:] for k in loaded if k.startswith("i:")}
+    known_r = {k[2:] for k in loaded if k.startswith("r:")}
     # Updates first, then inserts: a partial unique index (one active intercept per parcel, one
     # live refund per case) must see the old row leave the set before the new one joins it.
     for i in case.intercepts:
-        if i.id in known_i:
-            row = _intercept_row(i)
+        row = _intercept_row(i)
+        if i.id in known_i and row != loaded[f"i:{i.id}"]:
             row.pop("created_at")
             conn.execute(t.intercepts.update().where(t.intercepts.c.id == i.id).values(**row, updated_at=now))
     for r in case.refunds:
-        if r.id in known_r:
+        if r.id in known_r and _refund_row(r) != loaded[f"r:{r.id}"]:
             conn.execute(t.refunds.update().where(t.refunds.c.id == r.id).values(
                 status=r.status, evidence=r.evidence, updated_at=now))
     for i in case.intercepts:
