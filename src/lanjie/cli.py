@@ -56,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from lanjie.bootstrap import bootstrap
+    from lanjie.service.housekeeping import run_housekeeping
 
     container = bootstrap(Settings())
     worker = container.make_worker()
@@ -68,7 +69,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await worker.run(stop)
+            await asyncio.gather(worker.run(stop), run_housekeeping(container.engine, stop))
         finally:
             await container.aclose()
 

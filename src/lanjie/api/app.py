@@ -15,6 +15,7 @@ from lanjie.api import problems
 from lanjie.api.routes import aftersales, carriers, events, shipments
 from lanjie.bootstrap import Container
 from lanjie.console import routes as console
+from lanjie.service.housekeeping import run_housekeeping
 
 DESCRIPTION = """\
 lanjie (拦截) stops a shipped parcel when the buyer asks for a refund, shows the carrier's answer
@@ -43,12 +44,13 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
         if run_worker:
             worker = container.worker or container.make_worker()
             tasks.append(asyncio.create_task(worker.run(stop)))
+            tasks.append(asyncio.create_task(run_housekeeping(container.engine, stop)))
         tasks.extend(asyncio.create_task(job()) for job in background or [])
         try:
             yield
         finally:
             stop.set()
-            for task in tasks[1 if run_worker else 0:]:
+            for task in tasks[2 if run_worker else 0:]:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):

@@ -29,7 +29,6 @@ _KEY = re.compile(r"^[A-Za-z0-9_.:\-]{16,255}$")
 IN_FLIGHT = 0
 #: An in-flight claim older than this belongs to a request that died; the key may be taken over.
 ABANDONED_AFTER = timedelta(seconds=60)
-RETENTION = timedelta(hours=72)
 
 
 def fingerprint(request: Request, body: bytes) -> str:
@@ -133,10 +132,3 @@ async def idempotent(request: Request, shop_id: str, status: int,
             raise
 
     return await anyio.to_thread.run_sync(run)
-
-
-def prune(engine: sa.Engine) -> int:
-    """Delete keys older than the retention window (72 h)."""
-    with engine.begin() as conn:
-        res = conn.execute(t.idempotency_keys.delete().where(t.idempotency_keys.c.created_at < utcnow() - RETENTION))
-        return res.rowcount
