@@ -2,11 +2,12 @@
 
 Runs lanjie (API + embedded worker) in one process and the sandbox carrier (answering in --ack-ms) in
 another, or both in one with --shape embedded, on 127.0.0.1; drives it from this process with
---concurrency intercepts in flight over --cases cases, and prints p50/p95/p99 from the intercept request to the carrier's answer being visible through
-GET (polled every --poll-ms) and through the event stream, next to two ceilings measured in the same
-run: the database's durable single-row commit rate and the server's bare ASGI endpoint rate.
+--concurrency intercepts in flight over --cases cases, and prints p50/p95/p99 from the intercept
+request to the carrier's answer being visible through GET (polled every --poll-ms) and through the
+event stream, next to two ceilings measured in the same run: the database's durable single-row
+commit rate and the server's bare ASGI endpoint rate. docs/benchmark.md has the figures.
 
-    .venv/bin/python bench/intercept_latency.py [--cases 200] [--concurrency 20] [--ack-ms 200]
+    .venv/bin/python bench/intercept_latency.py [--cases 200] [--concurrency 10] [--ack-ms 200]
     LANJIE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/...
 """
 

@@ -62,3 +62,19 @@ def test_snapshot_without_a_subscription_keeps_the_known_one() -> None:
     parcel.apply_tracking(TrackingStatus.picked_up, at(10), HISTORY_1, subscription="sub-1")
     parcel.apply_tracking(TrackingStatus.in_transit, at(60), HISTORY_2)
     assert parcel.subscription == "sub-1"
+
+
+def test_registering_a_parcel_records_it() -> None:
+    from lanjie.domain.events import Event
+    from lanjie.domain.model import Shipment
+    from tests.domain.factories import make_shipment
+
+    template = make_shipment(1)
+    fields = {k: getattr(template, k) for k in ("id", "shop_id", "carrier", "carrier_code", "waybill_no", "order_id",
+                                                "items", "value_fen", "freight_fen", "sender", "recipient",
+                                                "created_at")}
+    shipment = Shipment.register(**fields)
+    assert shipment.events == [Event("shipment.registered", "shipment", template.id, {
+        "waybill_no": template.waybill_no, "carrier": f"{template.carrier}:{template.carrier_code}",
+        "order_id": template.order_id})]
+    assert shipment.tracking_status == "created" and shipment.tracking_at is None

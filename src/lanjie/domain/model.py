@@ -71,6 +71,15 @@ class Shipment:
     updated_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
+    @classmethod
+    def register(cls, **fields: Any) -> Shipment:
+        """A newly shipped parcel, recorded."""
+        shipment = cls(**fields)
+        shipment.events.append(Event("shipment.registered", "shipment", shipment.id, {
+            "waybill_no": shipment.waybill_no, "carrier": f"{shipment.carrier}:{shipment.carrier_code}",
+            "order_id": shipment.order_id}))
+        return shipment
+
     def apply_tracking(self, status: TrackingStatus, at: datetime,
                        history: list[dict[str, Any]], subscription: str = "") -> bool:
         """Take a carrier's tracking snapshot if it is newer than what we hold (event time wins, not arrival)."""

@@ -41,23 +41,15 @@ def register_shipment(uow: UnitOfWork, shop_id: str, cmd: NewShipment) -> Shipme
         raise RuleViolation("carrier", f"no {cmd.carrier} carrier account is configured for this shop")
     if uow.shipment_by_waybill(shop_id, cmd.waybill_no) is not None:
         raise RuleViolation("waybill_no", f"waybill {cmd.waybill_no} is already registered")
-    shipment = Shipment(
+    shipment = Shipment.register(
         id=new_id("shp"), shop_id=shop_id, carrier=cmd.carrier, carrier_code=cmd.carrier_code,
         waybill_no=cmd.waybill_no, order_id=cmd.order_id, items=cmd.items, value_fen=cmd.value_fen,
         freight_fen=cmd.freight_fen, insured_fen=cmd.insured_fen, sender=cmd.sender, recipient=cmd.recipient,
         created_at=uow.now, updated_at=uow.now)
-    shipment.events.append(_shipment_event("shipment.registered", shipment))
     uow.add_shipment(shipment)
     uow.enqueue(SUBSCRIBE_TRACKING, {"shop_id": shop_id, "shipment_id": shipment.id},
                 key=f"subscribe:{shipment.id}", shop_id=shop_id, concurrency_key=f"carrier:{cmd.carrier}")
     return shipment
-
-
-def _shipment_event(type_: str, s: Shipment) -> Any:
-    from lanjie.domain.events import Event
-
-    return Event(type_, "shipment", s.id, {"waybill_no": s.waybill_no, "carrier": f"{s.carrier}:{s.carrier_code}",
-                                            "order_id": s.order_id})
 
 
 @dataclass(frozen=True)
@@ -96,6 +88,7 @@ def open_case(uow: UnitOfWork, shop_id: str, cmd: NewCase) -> AfterSale:
 
 
 def load_case(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
+    """The shop's case, or NotFound (another shop's case is not found either)."""
     case = uow.case(shop_id, case_id)
     if case is None:
         raise NotFound("aftersale", case_id)
@@ -150,12 +143,13 @@ def mark_received(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
     """The warehouse received the case's returned parcels (settles under the on_received policy)."""
     case = load_case(uow, shop_id, case_id)
     case.mark_received(uow.now)
-    _enqueue_refund_if_new(uow, case)
+    enqueue_refund_if_new(uow, case)
     uow.save(case)
     return case
 
 
-def _enqueue_refund_if_new(uow: UnitOfWork, case: AfterSale) -> None:
+def enqueue_refund_if_new(uow: UnitOfWork, case: AfterSale) -> None:
+    """Queue the job that records a refund the domain has just decided (the unique key makes it once)."""
     refund = case.live_refund
     if refund is not None and refund.status == "pending":
         uow.enqueue(EXECUTE_REFUND, {"shop_id": case.shop_id, "case_id": case.id, "refund_id": refund.id},
@@ -163,6 +157,7 @@ def _enqueue_refund_if_new(uow: UnitOfWork, case: AfterSale) -> None:
 
 
 def cancel_case(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
+    """The buyer withdrew the request; intercepts already sent are left to run (cancel is a later feature)."""
     case = load_case(uow, shop_id, case_id)
     case.cancel(uow.now)
     uow.save(case)

@@ -89,7 +89,7 @@ class Workflows:
         with self.uow() as u:
             case = commands.load_case(u, p["shop_id"], p["case_id"])
             change(u, case)
-            commands._enqueue_refund_if_new(u, case)
+            commands.enqueue_refund_if_new(u, case)
             u.save(case)
             if adapter is not None:
                 carrier = type(adapter).name
