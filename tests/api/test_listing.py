@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lanjie.api.responses import CaseListOut
 from tests.api.conftest import Api
 from tests.e2e.live import shipment_body
 
@@ -20,6 +21,7 @@ def _case(api: Api, n: int, courier: str) -> str:
 def _ids(api: Api, **params: object) -> list[str]:
     r = api.client.get("/v1/aftersales", params=params, headers=api.a.headers())
     assert r.status_code == 200, r.text
+    CaseListOut.model_validate(r.json())
     return [c["id"] for c in r.json()["items"]]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from lanjie.api.responses import CarrierAccountListOut, ShopOut
 from tests.api.conftest import Api
 
 
@@ -51,7 +52,8 @@ def test_lists_and_streams_show_only_the_callers_shop(api: Api) -> None:
     b_list = api.client.get("/v1/aftersales", headers=api.b.headers()).json()
     assert [c["order_id"] for c in a_list["items"]] == ["A-11"] and a_list["total"] == 1
     assert [c["order_id"] for c in b_list["items"]] == ["B-12"] and b_list["total"] == 1
-    accounts = api.client.get("/v1/carrier-accounts", headers=api.a.headers()).json()["items"]
+    answer = api.client.get("/v1/carrier-accounts", headers=api.a.headers()).json()
+    accounts = CarrierAccountListOut.model_validate(answer).model_dump()["items"]
     assert len(accounts) == 1 and api.a.token in accounts[0]["callback_url"]
     assert "credentials" not in accounts[0] and "TESTSECRET" not in str(accounts)
 
@@ -67,7 +69,8 @@ def test_a_revoked_key_stops_working_within_the_cache_time(api: Api) -> None:
     from lanjie.api import auth
     from lanjie.service.shops import revoke_key
 
-    assert api.client.get("/v1/shop", headers=api.a.headers()).status_code == 200
+    shop = api.client.get("/v1/shop", headers=api.a.headers())
+    assert shop.status_code == 200 and ShopOut.model_validate(shop.json()).id == api.a.shop_id
     key_id = "_".join(api.a.key.split("_")[1:3])
     assert revoke_key(api.container.engine, api.a.shop_id, key_id) is True
     auth._verified.clear()  # what CACHE_SECONDS of waiting does

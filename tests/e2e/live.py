@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from lanjie.api.app import create_app
+from lanjie.api.responses import CaseCreatedOut, CaseOut, ShipmentOut
 from lanjie.bootstrap import Container, bootstrap
 from lanjie.domain.states import SettlementPolicy
 from lanjie.embedded import ServerThread, free_socket
@@ -61,20 +62,21 @@ class Live:
         r = self.post("/v1/shipments", shipment_body(waybill_no, order_id, courier=courier, price_fen=price_fen,
                                                      qty=qty))
         assert r.status_code == 201, r.text
-        return r.json()
+        return ShipmentOut.model_validate(r.json()) and r.json()
 
     def open_case(self, order_id: str, waybill_nos: list[str], refund_fen: int = 5900) -> dict[str, Any]:
         r = self.post("/v1/aftersales", {"order_id": order_id, "type": "refund_only_shipped",
                                          "refund_fen": refund_fen, "waybill_nos": waybill_nos})
         assert r.status_code == 201, r.text
-        return r.json()
+        return CaseCreatedOut.model_validate(r.json()) and r.json()
 
     def case(self, case_id: str) -> dict[str, Any]:
         r = self.client.get(f"/v1/aftersales/{case_id}")
         assert r.status_code == 200, r.text
+        CaseOut.model_validate(r.json())  # the answer is what the OpenAPI description says
         return r.json()
 
-    def wait_for(self, what: Callable[[], Any], timeout: float = 10.0, every: float = 0.02) -> Any:
+    def wait_for(self, what: Callable[[], Any], timeout: float = 20.0, every: float = 0.02) -> Any:
         """Poll ``what`` until it returns something truthy (bounded)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -98,7 +100,8 @@ class Live:
 
     def tracked(self, shipment_id: str, status: str) -> dict[str, Any]:
         def check() -> Any:
-            s = self.client.get(f"/v1/shipments/{shipment_id}").json()
+            s = ShipmentOut.model_validate(self.client.get(f"/v1/shipments/{shipment_id}").json()).model_dump(
+                mode="json")
             return s if s["tracking_status"] == status else None
         return self.wait_for(check)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from lanjie.api.responses import InterceptsAcceptedOut, PreviewOut
 from lanjie.store import tables as t
 from tests.e2e.live import Live, start_live, stop_live
 
@@ -16,6 +17,7 @@ DAY = 24 * 3600
 def _intercept(live: Live, case_id: str, body: dict | None = None) -> dict:
     r = live.post(f"/v1/aftersales/{case_id}/intercepts", body or {"type": "return_to_sender"})
     assert r.status_code == 202, r.text
+    InterceptsAcceptedOut.model_validate(r.json())
     return r.json()
 
 
@@ -162,6 +164,6 @@ def test_preview_says_why_a_parcel_cannot_be_intercepted(live: Live, stage: str,
     case = live.open_case("O-7", ["ZT100000007"], refund_fen=5900)
     r = live.client.post(f"/v1/aftersales/{case['id']}/intercept-preview")
     assert r.status_code == 200
-    (parcel,) = r.json()["parcels"]
+    (parcel,) = PreviewOut.model_validate(r.json()).model_dump(mode="json")["parcels"]
     assert (parcel["can_intercept"], parcel["reason"], parcel["tracking_status"]) == (False, reason, stage)
     assert parcel["shared_with_other_items"] is True and parcel["other_items_value_fen"] == 5900

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from lanjie import __version__
 from lanjie.api import problems
@@ -59,7 +60,10 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
                 await sandbox.stop()
             await container.http.aclose()  # the carrier client's connections belong to this loop
 
-    app = FastAPI(title="lanjie", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's own /docs loads Swagger UI from a CDN; fastapi-offline serves the same pages (/docs,
+    # /redoc) from files in its package, so the docs work offline.
+    app = FastAPIOffline(title="lanjie", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                         favicon_url="/static-offline-docs/favicon.png")
     app.state.container = container
     problems.install(app)
     for router in (shipments.router, aftersales.router, events.router, carriers.router, console.router):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lanjie.api.problems import Problem
 from lanjie.service.shops import authenticate
@@ -17,12 +19,15 @@ _CACHE_MAX = 10_000
 _verified: dict[str, tuple[str, float]] = {}
 
 
-def current_shop(request: Request) -> str:
+#: Declares the scheme in the OpenAPI description (the Authorize button); checking is ours, below.
+_bearer = HTTPBearer(auto_error=False, description="the shop's API key, e.g. lj_k_…")
+
+
+def current_shop(request: Request,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> str:
     """FastAPI dependency: the shop id of the bearer key, or 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise Problem(401, "Unauthorized", "send the shop's API key as 'Authorization: Bearer <key>'",
                       headers={"WWW-Authenticate": "Bearer"})
     # Keyed by a digest so the cache never holds a usable key.

@@ -12,10 +12,10 @@ import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
 from lanjie.api.problems import PROBLEM, Problem, problem_for
@@ -24,6 +24,11 @@ from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.store import tables as t
 from lanjie.store.repository import StaleCase
+
+#: Declared on every mutating route so the OpenAPI description shows it; checked by ``key_of``.
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", description="required: 16–255 characters of A-Z a-z 0-9 _ . : - (a UUID is fine); "
+    "a replay returns the stored response with Idempotent-Replayed: true")]
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:\-]{16,255}$")
 IN_FLIGHT = 0

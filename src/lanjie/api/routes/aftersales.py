@@ -7,10 +7,20 @@ from typing import Annotated, Any
 import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from lanjie.api import views
 from lanjie.api.auth import current_shop
-from lanjie.api.idempotency import idempotent
+from lanjie.api.idempotency import IdempotencyKey, idempotent
+from lanjie.api.responses import (
+    PROBLEMS,
+    CaseCreatedOut,
+    CaseListOut,
+    CaseOut,
+    CaseSummaryOut,
+    InterceptsAcceptedOut,
+    PreviewOut,
+)
 from lanjie.api.schemas import AfterSaleIn, InterceptIn
 from lanjie.domain.model import Party
 from lanjie.domain.states import CaseStatus, CaseType
@@ -29,8 +39,9 @@ def _detail(uow: UnitOfWork, shop_id: str, case_id: str) -> dict[str, Any]:
     return views.case_detail(uow.conn, case, parcels)
 
 
-@router.post("", status_code=201, summary="Open an after-sale case")
-async def open_case(body: AfterSaleIn, request: Request, shop_id: Shop) -> Any:
+@router.post("", status_code=201, summary="Open an after-sale case", response_model=CaseCreatedOut,
+             responses=PROBLEMS)
+async def open_case(body: AfterSaleIn, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     cmd = commands.NewCase(order_id=body.order_id, type=body.type, refund_fen=body.refund_fen,
                            waybill_nos=body.waybill_nos, reason=body.reason, channel=body.channel,
                            channel_ref=body.channel_ref)
@@ -41,7 +52,7 @@ async def open_case(body: AfterSaleIn, request: Request, shop_id: Shop) -> Any:
     return await idempotent(request, shop_id, 201, work)
 
 
-@router.get("", summary="List cases, newest first")
+@router.get("", summary="List cases, newest first", response_model=CaseListOut, responses=PROBLEMS)
 async def list_cases(request: Request, shop_id: Shop,
                      status: CaseStatus | None = None, type: CaseType | None = None,
                      carrier: Annotated[str | None, Query(description="e.g. kuaidi100:zto or zto")] = None,
@@ -72,29 +83,33 @@ async def list_cases(request: Request, shop_id: Shop,
         items = [{"id": r.id, "order_id": r.order_id, "type": r.type, "status": r.status, "refund_fen": r.refund_fen,
                   "channel": r.channel, "channel_ref": r.channel_ref, "resolution": r.resolution,
                   "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()} for r in rows]
-        return {"items": items, "total": total, "limit": limit, "offset": offset}
+        return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
     return await anyio.to_thread.run_sync(read)
 
 
-@router.get("/{case_id}", summary="A case with its parcels, intercepts, refund and timeline")
+@router.get("/{case_id}", summary="A case with its parcels, intercepts, refund and timeline",
+            response_model=CaseOut, responses=PROBLEMS)
 async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
         with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
-            return _detail(uow, shop_id, case_id)
+            return JSONResponse(_detail(uow, shop_id, case_id))
     return await anyio.to_thread.run_sync(read)
 
 
-@router.post("/{case_id}/intercept-preview", summary="Per parcel: can it be intercepted, why not, fee, other items")
+@router.post("/{case_id}/intercept-preview", summary="Per parcel: can it be intercepted, why not, fee, other items",
+             response_model=PreviewOut, responses=PROBLEMS)
 async def preview(case_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
         with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
-            return {"aftersale_id": case_id, "parcels": commands.preview_intercepts(uow, shop_id, case_id)}
+            return JSONResponse({"aftersale_id": case_id,
+                                 "parcels": commands.preview_intercepts(uow, shop_id, case_id)})
     return await anyio.to_thread.run_sync(read)
 
 
-@router.post("/{case_id}/intercepts", status_code=202,
+@router.post("/{case_id}/intercepts", status_code=202, response_model=InterceptsAcceptedOut, responses=PROBLEMS,
              summary="Ask the carrier to stop the parcels; the answer follows as events")
-async def intercept(case_id: str, body: InterceptIn, request: Request, shop_id: Shop) -> Any:
+async def intercept(case_id: str, body: InterceptIn, request: Request, shop_id: Shop,
+                    _: IdempotencyKey = None) -> Any:
     address = Party(**body.address.model_dump()) if body.address else None
 
     def work(uow: UnitOfWork) -> Any:
@@ -107,15 +122,17 @@ async def intercept(case_id: str, body: InterceptIn, request: Request, shop_id: 
     return await idempotent(request, shop_id, 202, work, on_commit=request.app.state.container.wake)
 
 
-@router.post("/{case_id}/received", summary="The warehouse received the returned parcels")
-async def received(case_id: str, request: Request, shop_id: Shop) -> Any:
+@router.post("/{case_id}/received", summary="The warehouse received the returned parcels",
+             response_model=CaseSummaryOut, responses=PROBLEMS)
+async def received(case_id: str, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     def work(uow: UnitOfWork) -> Any:
         return views.case_summary(commands.mark_received(uow, shop_id, case_id))
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
 
 
-@router.post("/{case_id}/cancel", summary="The buyer withdrew the request")
-async def cancel(case_id: str, request: Request, shop_id: Shop) -> Any:
+@router.post("/{case_id}/cancel", summary="The buyer withdrew the request", response_model=CaseSummaryOut,
+             responses=PROBLEMS)
+async def cancel(case_id: str, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     def work(uow: UnitOfWork) -> Any:
         return views.case_summary(commands.cancel_case(uow, shop_id, case_id))
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 
 from lanjie.api.auth import current_shop
-from lanjie.api.idempotency import idempotent
+from lanjie.api.idempotency import IdempotencyKey, idempotent
 from lanjie.api.problems import Problem
+from lanjie.api.responses import PROBLEMS, CarrierAccountListOut, CarrierAccountOut, ShopOut
 from lanjie.api.schemas import CarrierAccountIn, SettlementPolicyIn
 from lanjie.carriers.errors import MalformedPush, SignatureInvalid
 from lanjie.service import commands, shops
@@ -74,9 +75,11 @@ def _account_view(container: Any, record: shops.AccountRecord) -> dict[str, Any]
             "callback_url": container.gateway.callback_url(record)}
 
 
-@router.post("/v1/carrier-accounts", status_code=201, tags=["shop"],
+@router.post("/v1/carrier-accounts", status_code=201, tags=["shop"], response_model=CarrierAccountOut,
+             responses=PROBLEMS,
              summary="Set the shop's credentials for a carrier (write-only)")
-async def set_account(body: CarrierAccountIn, request: Request, shop_id: Shop) -> Any:
+async def set_account(body: CarrierAccountIn, request: Request, shop_id: Shop,
+                      _: IdempotencyKey = None) -> Any:
     container = request.app.state.container
     if body.carrier not in container.gateway.registry:
         raise Problem(422, "Unknown carrier", f"unknown carrier {body.carrier!r}; known: "
@@ -95,7 +98,8 @@ async def set_account(body: CarrierAccountIn, request: Request, shop_id: Shop) -
     return await idempotent(request, shop_id, 201, work)
 
 
-@router.get("/v1/carrier-accounts", tags=["shop"], summary="The shop's carrier accounts (no credentials)")
+@router.get("/v1/carrier-accounts", tags=["shop"], summary="The shop's carrier accounts (no credentials)",
+            response_model=CarrierAccountListOut, responses=PROBLEMS)
 async def list_accounts(request: Request, shop_id: Shop) -> Any:
     container = request.app.state.container
 
@@ -105,7 +109,7 @@ async def list_accounts(request: Request, shop_id: Shop) -> Any:
     return await anyio.to_thread.run_sync(read)
 
 
-@router.get("/v1/shop", tags=["shop"], summary="The calling shop")
+@router.get("/v1/shop", tags=["shop"], summary="The calling shop", response_model=ShopOut, responses=PROBLEMS)
 async def get_shop(request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
         with request.app.state.container.reader.connect() as conn:

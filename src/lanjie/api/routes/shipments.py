@@ -6,11 +6,13 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from lanjie.api import views
 from lanjie.api.auth import current_shop
-from lanjie.api.idempotency import idempotent
+from lanjie.api.idempotency import IdempotencyKey, idempotent
 from lanjie.api.problems import Problem
+from lanjie.api.responses import PROBLEMS, ShipmentOut
 from lanjie.api.schemas import ShipmentIn
 from lanjie.carriers.registry import UnknownCarrier, resolve
 from lanjie.domain.errors import NotFound
@@ -23,8 +25,9 @@ router = APIRouter(prefix="/v1/shipments", tags=["shipments"])
 Shop = Annotated[str, Depends(current_shop)]
 
 
-@router.post("", status_code=201, summary="Register a shipped parcel (lanjie subscribes to its tracking)")
-async def register(body: ShipmentIn, request: Request, shop_id: Shop) -> Any:
+@router.post("", status_code=201, summary="Register a shipped parcel (lanjie subscribes to its tracking)",
+             response_model=ShipmentOut, responses=PROBLEMS)
+async def register(body: ShipmentIn, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     try:
         carrier, code = resolve(body.carrier)
     except UnknownCarrier:
@@ -42,12 +45,13 @@ async def register(body: ShipmentIn, request: Request, shop_id: Shop) -> Any:
                             on_commit=container.wake)
 
 
-@router.get("/{shipment_id}", summary="A parcel with its tracking history")
+@router.get("/{shipment_id}", summary="A parcel with its tracking history", response_model=ShipmentOut,
+            responses=PROBLEMS)
 async def get(shipment_id: str, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
         with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
             s = uow.shipment(shop_id, shipment_id)
             if s is None:
                 raise NotFound("shipment", shipment_id)
-            return views.shipment(s)
+            return JSONResponse(views.shipment(s))
     return await anyio.to_thread.run_sync(read)
