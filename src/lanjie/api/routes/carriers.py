@@ -120,7 +120,7 @@ async def get_shop(request: Request, shop_id: Shop) -> Any:
     return await anyio.to_thread.run_sync(read)
 
 
-@router.put("/v1/shop/settlement-policy", tags=["shop"],
+@router.put("/v1/shop/settlement-policy", tags=["shop"], response_model=SettlementPolicyIn, responses=PROBLEMS,
             summary="When refunds of intercepted cases are approved: on_accept, on_turned_back, on_received")
 async def set_policy(body: SettlementPolicyIn, request: Request, shop_id: Shop) -> Any:
     await anyio.to_thread.run_sync(shops.set_settlement_policy, request.app.state.container.engine, shop_id,
