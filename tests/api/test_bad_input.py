@@ -92,3 +92,20 @@ def test_a_second_case_for_the_same_channel_reference_is_refused(api: Api) -> No
     counts = api.counts()
     assert counts.pop("idempotency_keys") == before.pop("idempotency_keys") + 1
     assert counts == before
+
+
+@pytest.mark.parametrize("field, value", [("order_id", "O\x00-1"), ("recipient", {"name": "A\x00",
+                                                                             "phone": "13800001234", "address": "x"})])
+def test_nul_characters_are_refused_by_name_not_a_500(api: Api, field: str, value: object) -> None:
+    before = api.counts()
+    r = _post(api, "/v1/shipments", json=shipment_body("ZT500000009", "B-9") | {field: value})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"].startswith(field)
+    assert api.counts() == before
+
+
+@pytest.mark.parametrize("url", ["/v1/aftersales/as%00x", "/v1/shipments/" + "x" * 300,
+                                 "/v1/aftersales?waybill_no=ZT%001234", "/v1/aftersales?carrier=zt%00o"])
+def test_malformed_ids_and_filters_are_refused_not_a_500(api: Api, url: str) -> None:
+    r = api.client.get(url, headers=api.a.headers())
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text

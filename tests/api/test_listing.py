@@ -44,3 +44,8 @@ def test_bad_filters_answer_422(api: Api) -> None:
         r = api.client.get("/v1/aftersales", params=params, headers=api.a.headers())
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", params
         assert r.json()["errors"][0]["field"] == f"query.{next(iter(params))}"
+
+
+def test_an_offset_beyond_any_database_integer_is_refused_not_a_500(api: Api) -> None:
+    r = api.client.get("/v1/aftersales", params={"offset": 5759436586717981259595776}, headers=api.a.headers())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.offset"

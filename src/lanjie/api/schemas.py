@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from lanjie.domain.states import CaseType, InterceptType, SettlementPolicy
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# No control characters in names and ids (PostgreSQL cannot even store NUL); free text may break lines.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+_NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_PRINTABLE)]
 Waybill = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9\-]{4,40}$")]
 Fen = Annotated[int, Field(ge=0, le=10**12, strict=True)]
+
+
+#: An object id in a URL: malformed ids (NUL bytes, 10 KB of text) are refused before any query.
+ObjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="e.g. as_3f9c…")]
 
 
 class Strict(BaseModel):
@@ -20,7 +28,8 @@ class Strict(BaseModel):
 class PartyIn(Strict):
     name: Text
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9+\-* ]{4,20}$")]
-    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500,
+                                              pattern=_PRINTABLE)]
 
 
 class ItemIn(Strict):
@@ -48,9 +57,9 @@ class AfterSaleIn(Strict):
     type: CaseType
     refund_fen: Annotated[int, Field(gt=0, le=10**12, strict=True)]
     waybill_nos: Annotated[list[Waybill], Field(max_length=20)] = []
-    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    reason: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""
     channel: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,40}$")] = "rest"
-    channel_ref: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    channel_ref: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)] | None = None
 
 
 class InterceptIn(Strict):
@@ -61,7 +70,8 @@ class InterceptIn(Strict):
 
 class CarrierAccountIn(Strict):
     carrier: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,40}$")] = "kuaidi100"
-    credentials: Annotated[dict[str, Annotated[str, StringConstraints(max_length=500)]],
+    credentials: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_]{1,40}$")],
+                                Annotated[str, StringConstraints(max_length=500, pattern=_PRINTABLE)]],
                            Field(description="kuaidi100: key, customer, secret, salt (salt ≥ 32 characters)")]
 
 

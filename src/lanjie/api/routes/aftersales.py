@@ -21,7 +21,7 @@ from lanjie.api.responses import (
     InterceptsAcceptedOut,
     PreviewOut,
 )
-from lanjie.api.schemas import AfterSaleIn, InterceptIn
+from lanjie.api.schemas import AfterSaleIn, InterceptIn, ObjectId
 from lanjie.domain.model import Party
 from lanjie.domain.states import CaseStatus, CaseType
 from lanjie.service import commands
@@ -55,10 +55,11 @@ async def open_case(body: AfterSaleIn, request: Request, shop_id: Shop, _: Idemp
 @router.get("", summary="List cases, newest first", response_model=CaseListOut, responses=PROBLEMS)
 async def list_cases(request: Request, shop_id: Shop,
                      status: CaseStatus | None = None, type: CaseType | None = None,
-                     carrier: Annotated[str | None, Query(description="e.g. kuaidi100:zto or zto")] = None,
-                     waybill_no: str | None = None,
+                     carrier: Annotated[str | None, Query(description="e.g. kuaidi100:zto or zto",
+                                                          pattern=r"^([a-z0-9_]{2,40}:)?[a-z0-9]{2,20}$")] = None,
+                     waybill_no: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9\-]{4,40}$")] = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> Any:
+                     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> Any:
     a, p, s = t.aftersales, t.aftersale_parcels, t.shipments
     query = sa.select(a).where(a.c.shop_id == shop_id)
     if status:
@@ -89,7 +90,7 @@ async def list_cases(request: Request, shop_id: Shop,
 
 @router.get("/{case_id}", summary="A case with its parcels, intercepts, refund and timeline",
             response_model=CaseOut, responses=PROBLEMS)
-async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
+async def get_case(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
         with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
             return JSONResponse(_detail(uow, shop_id, case_id))
@@ -98,7 +99,7 @@ async def get_case(case_id: str, request: Request, shop_id: Shop) -> Any:
 
 @router.post("/{case_id}/intercept-preview", summary="Per parcel: can it be intercepted, why not, fee, other items",
              response_model=PreviewOut, responses=PROBLEMS)
-async def preview(case_id: str, request: Request, shop_id: Shop) -> Any:
+async def preview(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
         with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
             return JSONResponse({"aftersale_id": case_id,
@@ -108,7 +109,7 @@ async def preview(case_id: str, request: Request, shop_id: Shop) -> Any:
 
 @router.post("/{case_id}/intercepts", status_code=202, response_model=InterceptsAcceptedOut, responses=PROBLEMS,
              summary="Ask the carrier to stop the parcels; the answer follows as events")
-async def intercept(case_id: str, body: InterceptIn, request: Request, shop_id: Shop,
+async def intercept(case_id: ObjectId, body: InterceptIn, request: Request, shop_id: Shop,
                     _: IdempotencyKey = None) -> Any:
     address = Party(**body.address.model_dump()) if body.address else None
 
@@ -124,7 +125,7 @@ async def intercept(case_id: str, body: InterceptIn, request: Request, shop_id: 
 
 @router.post("/{case_id}/received", summary="The warehouse received the returned parcels",
              response_model=CaseSummaryOut, responses=PROBLEMS)
-async def received(case_id: str, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
+async def received(case_id: ObjectId, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     def work(uow: UnitOfWork) -> Any:
         return views.case_summary(commands.mark_received(uow, shop_id, case_id))
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
@@ -132,7 +133,7 @@ async def received(case_id: str, request: Request, shop_id: Shop, _: Idempotency
 
 @router.post("/{case_id}/cancel", summary="The buyer withdrew the request", response_model=CaseSummaryOut,
              responses=PROBLEMS)
-async def cancel(case_id: str, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
+async def cancel(case_id: ObjectId, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     def work(uow: UnitOfWork) -> Any:
         return views.case_summary(commands.cancel_case(uow, shop_id, case_id))
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import anyio
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from lanjie.api.auth import current_shop
 from lanjie.api.idempotency import IdempotencyKey, idempotent
@@ -27,7 +27,8 @@ MAX_PUSH_BYTES = 256 * 1024
 
 @router.post("/v1/carriers/{carrier}/callbacks/{token}",
              summary="Carrier pushes (tracking, intercept results): verified, stored, acknowledged after commit")
-async def callback(carrier: str, token: str, request: Request) -> Response:
+async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
+                   token: Annotated[str, Path(pattern=r"^[0-9a-f]{16,64}$")], request: Request) -> Response:
     container = request.app.state.container
     body = await request.body()
     if len(body) > MAX_PUSH_BYTES:

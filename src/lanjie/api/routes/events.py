@@ -37,11 +37,12 @@ def _newest(engine: sa.Engine, shop_id: str) -> int:
 @router.get("", summary="Server-sent events of this shop; resume with the Last-Event-ID header",
             response_class=EventSourceResponse)
 async def stream(request: Request, shop_id: Shop,
-                 since: Annotated[int | None, Query(ge=0, description="start after this event id (0 = all)")] = None,
+                 since: Annotated[int | None, Query(ge=0, le=2**62,
+                                                    description="start after this event id (0 = all)")] = None,
                  ) -> EventSourceResponse:
     engine: sa.Engine = request.app.state.container.reader
     header = request.headers.get("last-event-id", "").strip()
-    if header.isdigit():
+    if header.isdigit() and len(header) <= 18:  # a real event id fits in a signed 64-bit column
         last_id = int(header)
     elif since is not None:
         last_id = since

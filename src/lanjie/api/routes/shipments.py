@@ -13,7 +13,7 @@ from lanjie.api.auth import current_shop
 from lanjie.api.idempotency import IdempotencyKey, idempotent
 from lanjie.api.problems import Problem
 from lanjie.api.responses import PROBLEMS, ShipmentOut
-from lanjie.api.schemas import ShipmentIn
+from lanjie.api.schemas import ObjectId, ShipmentIn
 from lanjie.carriers.registry import UnknownCarrier, resolve
 from lanjie.domain.errors import NotFound
 from lanjie.domain.model import Item, Party
@@ -47,7 +47,7 @@ async def register(body: ShipmentIn, request: Request, shop_id: Shop, _: Idempot
 
 @router.get("/{shipment_id}", summary="A parcel with its tracking history", response_model=ShipmentOut,
             responses=PROBLEMS)
-async def get(shipment_id: str, request: Request, shop_id: Shop) -> Any:
+async def get(shipment_id: ObjectId, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
         with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
             s = uow.shipment(shop_id, shipment_id)
