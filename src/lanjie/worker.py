@@ -32,7 +32,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from lanjie.store import jobs
-from lanjie.store.jobs import Job, LeaseLost
+from lanjie.store.jobs import Job, LeaseLost, PermanentJobError, RetryLater
+
+__all__ = ["Handler", "PermanentJobError", "RetryLater", "Worker", "default_worker_id"]
 
 __all__ = ["Handler", "PermanentJobError", "RetryLater", "Worker", "default_worker_id"]
 
@@ -43,22 +45,6 @@ T = TypeVar("T")
 
 # Longest pause between polls while the database keeps failing, so an outage is not a log flood.
 _MAX_ERROR_PAUSE_SECONDS = 5.0
-
-
-class PermanentJobError(Exception):
-    """The job can never succeed (bad payload, object gone): dead at once, no retries."""
-
-    permanent = True
-
-
-class RetryLater(Exception):
-    """Not now: run the job again at `run_at` without counting this attempt (carrier hours, rate limit)."""
-
-    def __init__(self, run_at: datetime, reason: str = "") -> None:
-        if run_at.tzinfo is None:
-            raise ValueError("RetryLater needs an aware datetime")
-        super().__init__(reason or f"retry at {run_at.isoformat()}")
-        self.run_at, self.reason = run_at, reason
 
 
 def default_worker_id() -> str:

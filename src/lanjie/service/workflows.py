@@ -33,7 +33,7 @@ from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.store import jobs, repository
 from lanjie.store import tables as t
-from lanjie.worker import PermanentJobError
+from lanjie.store.jobs import PermanentJobError
 
 log = logging.getLogger("lanjie.workflows")
 T = TypeVar("T")

@@ -67,6 +67,22 @@ class JobStatus(StrEnum):
     DEAD = "dead"  # out of attempts or failed permanently; waits for a human (`retry_dead`)
 
 
+class PermanentJobError(Exception):
+    """The job can never succeed (bad payload, object gone): dead at once, no retries."""
+
+    permanent = True
+
+
+class RetryLater(Exception):
+    """Not now: run the job again at `run_at` without counting this attempt (carrier hours, rate limit)."""
+
+    def __init__(self, run_at: datetime, reason: str = "") -> None:
+        if run_at.tzinfo is None:
+            raise ValueError("RetryLater needs an aware datetime")
+        super().__init__(reason or f"retry at {run_at.isoformat()}")
+        self.run_at, self.reason = run_at, reason
+
+
 class LeaseLost(Exception):
     """This worker no longer holds the job: its lease ran out and the job was taken back."""
 
