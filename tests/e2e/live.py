@@ -87,6 +87,14 @@ class Live:
                 raise AssertionError(f"condition not met within {timeout}s; last value {value!r}\n{self.diagnosis()}")
             time.sleep(every)
 
+    def staged_case(self, waybill_no: str, order_id: str, stage: str = "in_transit", *, qty: int = 1,
+                    refund_fen: int = 5900) -> dict[str, Any]:
+        """A sandbox parcel at ``stage``, registered with lanjie, tracked up to that stage, with a refund-only case."""
+        self.parcel(waybill_no, stage)
+        shipment = self.ship(waybill_no, order_id, qty=qty)
+        self.tracked(shipment["id"], stage)
+        return self.open_case(order_id, [waybill_no], refund_fen=refund_fen)
+
     def diagnosis(self) -> str:
         """What the jobs and the sandbox looked like when a wait ran out (for the failure message)."""
         from lanjie.store import jobs

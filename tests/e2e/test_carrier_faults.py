@@ -28,10 +28,7 @@ def test_timed_out_intercept_is_unknown_and_the_carrier_is_queried_before_resubm
         database_url: str, tmp_path: Path) -> None:
     live = start_live(database_url, tmp_path, settings={"carrier_timeout_seconds": 0.5})
     try:
-        live.parcel("ZT700000001", "in_transit")
-        shipment = live.ship("ZT700000001", "F-1")
-        live.tracked(shipment["id"], "in_transit")
-        case = live.open_case("F-1", ["ZT700000001"])
+        case = live.staged_case("ZT700000001", "F-1", "in_transit")
         # The carrier registers the request but its answer never arrives in time.
         _faults(live, intercept={"timeout_rate": 1.0, "timeout_seconds": 1.5})
         live.post(f"/v1/aftersales/{case['id']}/intercepts", {"type": "return_to_sender"})
@@ -54,10 +51,7 @@ def test_timed_out_intercept_is_unknown_and_the_carrier_is_queried_before_resubm
 
 
 def test_carrier_5xx_is_retried_with_backoff_and_sends_once(live: Live) -> None:
-    live.parcel("ZT700000002", "in_transit")
-    shipment = live.ship("ZT700000002", "F-2")
-    live.tracked(shipment["id"], "in_transit")
-    case = live.open_case("F-2", ["ZT700000002"])
+    case = live.staged_case("ZT700000002", "F-2", "in_transit")
     _faults(live, intercept={"error_rate": 1.0})
     live.post(f"/v1/aftersales/{case['id']}/intercepts", {"type": "return_to_sender"})
     live.wait_for(lambda: any(code in ("500", "502", "503") for _, code in _calls(live, "ZT700000002")))

@@ -38,10 +38,7 @@ def _count(live: Live, table: sa.Table, **where: object) -> int:
 
 
 def test_turned_back_parcel_settles_the_refund_by_itself(live: Live) -> None:
-    live.parcel("ZT100000001", "in_transit")
-    shipment = live.ship("ZT100000001", "O-1")
-    live.tracked(shipment["id"], "in_transit")
-    case = live.open_case("O-1", ["ZT100000001"])
+    case = live.staged_case("ZT100000001", "O-1", "in_transit")
     assert case["status"] == "open"
 
     answer = _intercept(live, case["id"])
@@ -90,10 +87,7 @@ def test_carrier_refusal_is_shown_with_its_reason_and_sends_the_case_to_a_person
 
 
 def test_parcel_delivered_before_the_stop_took_effect_ends_missed_without_refund(live: Live) -> None:
-    live.parcel("ZT100000003", "at_destination")
-    shipment = live.ship("ZT100000003", "O-3")
-    live.tracked(shipment["id"], "at_destination")
-    case = live.open_case("O-3", ["ZT100000003"])
+    case = live.staged_case("ZT100000003", "O-3", "at_destination")
     live.client.post("/sandbox/control/parcels/ZT100000003/outcome", json={"outcome": "missed"})
     _intercept(live, case["id"])
     live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
@@ -107,10 +101,7 @@ def test_parcel_delivered_before_the_stop_took_effect_ends_missed_without_refund
 def test_on_accept_policy_refunds_at_the_carriers_acknowledgement(database_url: str, tmp_path: Path) -> None:
     live = start_live(database_url, tmp_path, policy="on_accept")
     try:
-        live.parcel("ZT100000004", "in_transit")
-        shipment = live.ship("ZT100000004", "O-4")
-        live.tracked(shipment["id"], "in_transit")
-        case = live.open_case("O-4", ["ZT100000004"])
+        case = live.staged_case("ZT100000004", "O-4", "in_transit")
         _intercept(live, case["id"])
         done = _status(live, case["id"], "completed")
         assert done["intercepts"][0]["status"] == "submitted"
@@ -123,10 +114,7 @@ def test_on_accept_policy_refunds_at_the_carriers_acknowledgement(database_url: 
 def test_on_received_policy_waits_for_the_warehouse(database_url: str, tmp_path: Path) -> None:
     live = start_live(database_url, tmp_path, policy="on_received")
     try:
-        live.parcel("ZT100000005", "in_transit")
-        shipment = live.ship("ZT100000005", "O-5")
-        live.tracked(shipment["id"], "in_transit")
-        case = live.open_case("O-5", ["ZT100000005"])
+        case = live.staged_case("ZT100000005", "O-5", "in_transit")
         _intercept(live, case["id"])
         live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
         live.advance(2 * DAY)
@@ -141,10 +129,7 @@ def test_on_received_policy_waits_for_the_warehouse(database_url: str, tmp_path:
 
 
 def test_intercepting_a_delivered_parcel_is_refused_and_writes_nothing(live: Live) -> None:
-    live.parcel("ZT100000006", "delivered")
-    shipment = live.ship("ZT100000006", "O-6")
-    live.tracked(shipment["id"], "delivered")
-    case = live.open_case("O-6", ["ZT100000006"])
+    case = live.staged_case("ZT100000006", "O-6", "delivered")
     before = (_count(live, t.events), _count(live, t.jobs), _count(live, t.intercepts))
     r = live.post(f"/v1/aftersales/{case['id']}/intercepts", {"type": "return_to_sender"})
     assert r.status_code == 409
@@ -158,10 +143,7 @@ def test_intercepting_a_delivered_parcel_is_refused_and_writes_nothing(live: Liv
 @pytest.mark.parametrize("stage, reason", [("out_for_delivery", "out_for_delivery"),
                                            ("created", "not_picked_up")])
 def test_preview_says_why_a_parcel_cannot_be_intercepted(live: Live, stage: str, reason: str) -> None:
-    live.parcel("ZT100000007", stage)
-    shipment = live.ship("ZT100000007", "O-7", qty=2)
-    live.tracked(shipment["id"], stage)
-    case = live.open_case("O-7", ["ZT100000007"], refund_fen=5900)
+    case = live.staged_case("ZT100000007", "O-7", stage, qty=2, refund_fen=5900)
     r = live.client.post(f"/v1/aftersales/{case['id']}/intercept-preview")
     assert r.status_code == 200
     (parcel,) = PreviewOut.model_validate(r.json()).model_dump(mode="json")["parcels"]

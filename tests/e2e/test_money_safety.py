@@ -25,10 +25,7 @@ def _signed(param: dict) -> bytes:
 
 
 def test_a_signed_success_callback_alone_does_not_refund(live: Live) -> None:
-    live.parcel("ZT900000001", "in_transit")
-    shipment = live.ship("ZT900000001", "M-1")
-    live.tracked(shipment["id"], "in_transit")
-    case = live.open_case("M-1", ["ZT900000001"])
+    case = live.staged_case("ZT900000001", "M-1", "in_transit")
     live.post(f"/v1/aftersales/{case['id']}/intercepts", {"type": "return_to_sender"})
     icpt = live.wait_for(lambda: (i := live.case(case["id"])["intercepts"][0])["status"] == "submitted" and i)
     with live.container.engine.connect() as conn:
