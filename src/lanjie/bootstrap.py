@@ -16,7 +16,7 @@ from lanjie.carriers.registry import load_carriers
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.workflows import Workflows
 from lanjie.settings import Settings
-from lanjie.store.db import make_engine, migrate, reader
+from lanjie.store.db import make_engine, migrate, reader, tenant
 from lanjie.worker import Worker
 
 
@@ -34,6 +34,10 @@ class Container:
     def reader(self) -> sa.Engine:
         """The engine for read-only transactions (no SQLite write lock)."""
         return reader(self.engine)
+
+    def for_shop(self, shop_id: str, *, read_only: bool = False) -> sa.Engine:
+        """The engine for one shop's request: its transactions see only that shop (PostgreSQL RLS)."""
+        return tenant(self.reader if read_only else self.engine, shop_id)
 
     def wake(self) -> None:
         """Tell in-process listeners (worker, event streams) that something committed."""

@@ -106,7 +106,7 @@ async def idempotent(request: Request, shop_id: str, status: int,
 
     key = key_of(request)
     fp = fingerprint(request, await request.body())
-    engine: sa.Engine = request.app.state.container.engine
+    engine: sa.Engine = request.app.state.container.for_shop(shop_id)
 
     def run() -> JSONResponse:
         replay = _claim(engine, shop_id, key, fp)

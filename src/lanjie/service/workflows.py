@@ -33,6 +33,7 @@ from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.store import jobs, repository
 from lanjie.store import tables as t
+from lanjie.store.db import tenant
 from lanjie.store.jobs import PermanentJobError
 
 log = logging.getLogger("lanjie.workflows")
@@ -62,8 +63,9 @@ class Workflows:
             commands.PROCESS_INBOX: self.process_inbox,
         }
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.now(), on_commit=self.on_commit)
+    def uow(self, shop_id: str) -> UnitOfWork:
+        """A unit of work for one shop's job (PostgreSQL RLS limits it to that shop)."""
+        return UnitOfWork(tenant(self.engine, shop_id), self.now(), on_commit=self.on_commit)
 
     async def _db(self, fn: Callable[[], T]) -> T:
         if self._threads is None:
@@ -86,7 +88,7 @@ class Workflows:
                *, finish: bool = True) -> None:
         """Load the case, apply ``change``, keep the carrier exchanges, enqueue a due refund, commit."""
         p = job.payload
-        with self.uow() as u:
+        with self.uow(p["shop_id"]) as u:
             case = commands.load_case(u, p["shop_id"], p["case_id"])
             change(u, case)
             commands.enqueue_refund_if_new(u, case)
@@ -106,7 +108,7 @@ class Workflows:
         p = job.payload
 
         def start() -> tuple[InterceptStatus, Shipment, Carrier, shops.AccountRecord, Intercept] | None:
-            with self.uow() as u:
+            with self.uow(p["shop_id"]) as u:
                 case = commands.load_case(u, p["shop_id"], p["case_id"])
                 icpt = case.intercept(p["intercept_id"])
                 if icpt.status not in (InterceptStatus.requested, InterceptStatus.unknown):
@@ -183,7 +185,7 @@ class Workflows:
         p = job.payload
 
         def load() -> tuple[Shipment, Carrier, Intercept] | None:
-            with self.uow() as u:
+            with self.uow(p["shop_id"]) as u:
                 case = commands.load_case(u, p["shop_id"], p["case_id"])
                 icpt = case.intercept(p["intercept_id"])
                 if icpt.status not in (InterceptStatus.submitted, InterceptStatus.cancel_requested):
@@ -233,7 +235,7 @@ class Workflows:
         p = job.payload
 
         def load() -> tuple[Shipment, Carrier, shops.AccountRecord]:
-            with self.uow() as u:
+            with self.uow(p["shop_id"]) as u:
                 s = u.shipment(p["shop_id"], p["shipment_id"])
                 if s is None:
                     raise PermanentJobError(f"shipment {p['shipment_id']} is gone")
@@ -248,7 +250,7 @@ class Workflows:
                                                  self.gateway.callback_url(account), shipment.recipient.phone[-4:]))
         finally:
             def record() -> None:
-                with self.uow() as u:
+                with self.uow(p["shop_id"]) as u:
                     u.record_exchanges(shop_id=shipment.shop_id, carrier=shipment.carrier, aftersale_id=None,
                                        subject_id=shipment.id, exchanges=adapter.exchanges)
                     u.commit()
@@ -256,7 +258,7 @@ class Workflows:
         await self._db(lambda: self._complete(job))
 
     def _complete(self, job: jobs.Job) -> None:
-        with self.uow() as u:
+        with self.uow(job.payload["shop_id"]) as u:
             self._finish(u, job)
 
     # ------------------------------------------------------------------ inbox.process
@@ -265,7 +267,7 @@ class Workflows:
         p = job.payload
 
         def run() -> None:
-            with self.uow() as u:
+            with self.uow(p["shop_id"]) as u:
                 row = u.conn.execute(sa.select(t.inbox).where(t.inbox.c.id == p["inbox_id"],
                                                               t.inbox.c.shop_id == p["shop_id"])).first()
                 if row is None or row.processed_at is not None:

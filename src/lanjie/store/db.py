@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "lanjie_read_only"
+TENANT = "lanjie_shop_id"
+ALL_SHOPS = "*"
 _HOLDS_WRITER = "lanjie_holds_writer"
 
 
@@ -36,7 +38,24 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    _postgres_tenancy(engine)
+    return engine
+
+
+def tenant(engine: Engine, shop_id: str) -> Engine:
+    """The same engine, with PostgreSQL row-level security limiting every transaction to one shop."""
+    return engine.execution_options(**{TENANT: shop_id})
+
+
+def _postgres_tenancy(engine: Engine) -> None:
+    # Row-level security is the backstop behind the explicit shop filters (migration 0002): each
+    # transaction says which shop it serves. Work that is not about one shop (authentication,
+    # callbacks before their token is resolved, job claiming, housekeeping, the CLI) runs as "*".
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        shop = conn.get_execution_options().get(TENANT, ALL_SHOPS)
+        conn.exec_driver_sql("SELECT set_config('lanjie.shop_id', %(shop)s, true)", {"shop": shop})
 
 
 def _sqlite_durability(engine: Engine) -> None:

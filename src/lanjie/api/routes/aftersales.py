@@ -78,7 +78,7 @@ async def list_cases(request: Request, shop_id: Shop,
         query = query.where(a.c.id.in_(parcel))
 
     def read() -> Any:
-        with request.app.state.container.reader.connect() as conn:
+        with request.app.state.container.for_shop(shop_id, read_only=True).connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
             rows = conn.execute(query.order_by(a.c.created_at.desc(), a.c.id.desc()).limit(limit).offset(offset)).all()
         items = [{"id": r.id, "order_id": r.order_id, "type": r.type, "status": r.status, "refund_fen": r.refund_fen,
@@ -92,7 +92,7 @@ async def list_cases(request: Request, shop_id: Shop,
             response_model=CaseOut, responses=PROBLEMS)
 async def get_case(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
+        with UnitOfWork(request.app.state.container.for_shop(shop_id, read_only=True), utcnow(), read_only=True) as uow:
             return JSONResponse(_detail(uow, shop_id, case_id))
     return await anyio.to_thread.run_sync(read)
 
@@ -101,7 +101,7 @@ async def get_case(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
              response_model=PreviewOut, responses=PROBLEMS)
 async def preview(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
+        with UnitOfWork(request.app.state.container.for_shop(shop_id, read_only=True), utcnow(), read_only=True) as uow:
             return JSONResponse({"aftersale_id": case_id,
                                  "parcels": commands.preview_intercepts(uow, shop_id, case_id)})
     return await anyio.to_thread.run_sync(read)

@@ -105,7 +105,7 @@ async def list_accounts(request: Request, shop_id: Shop) -> Any:
     container = request.app.state.container
 
     def read() -> Any:
-        with container.reader.connect() as conn:
+        with container.for_shop(shop_id, read_only=True).connect() as conn:
             return {"items": [_account_view(container, a) for a in shops.accounts_of(conn, shop_id)]}
     return await anyio.to_thread.run_sync(read)
 
@@ -113,7 +113,7 @@ async def list_accounts(request: Request, shop_id: Shop) -> Any:
 @router.get("/v1/shop", tags=["shop"], summary="The calling shop", response_model=ShopOut, responses=PROBLEMS)
 async def get_shop(request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with request.app.state.container.reader.connect() as conn:
+        with request.app.state.container.for_shop(shop_id, read_only=True).connect() as conn:
             shop = shops.get_shop(conn, shop_id)
         assert shop is not None
         return {"id": shop.id, "name": shop.name, "settlement_policy": shop.settlement_policy,
@@ -124,6 +124,6 @@ async def get_shop(request: Request, shop_id: Shop) -> Any:
 @router.put("/v1/shop/settlement-policy", tags=["shop"], response_model=SettlementPolicyIn, responses=PROBLEMS,
             summary="When refunds of intercepted cases are approved: on_accept, on_turned_back, on_received")
 async def set_policy(body: SettlementPolicyIn, request: Request, shop_id: Shop) -> Any:
-    await anyio.to_thread.run_sync(shops.set_settlement_policy, request.app.state.container.engine, shop_id,
+    await anyio.to_thread.run_sync(shops.set_settlement_policy, request.app.state.container.for_shop(shop_id), shop_id,
                                    body.settlement_policy)
     return {"settlement_policy": body.settlement_policy}

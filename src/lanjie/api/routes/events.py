@@ -40,7 +40,7 @@ async def stream(request: Request, shop_id: Shop,
                  since: Annotated[int | None, Query(ge=0, le=2**62,
                                                     description="start after this event id (0 = all)")] = None,
                  ) -> EventSourceResponse:
-    engine: sa.Engine = request.app.state.container.reader
+    engine: sa.Engine = request.app.state.container.for_shop(shop_id, read_only=True)
     header = request.headers.get("last-event-id", "").strip()
     if header.isdigit() and len(header) <= 18:  # a real event id fits in a signed 64-bit column
         last_id = int(header)

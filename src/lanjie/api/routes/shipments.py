@@ -49,7 +49,8 @@ async def register(body: ShipmentIn, request: Request, shop_id: Shop, _: Idempot
             responses=PROBLEMS)
 async def get(shipment_id: ObjectId, request: Request, shop_id: Shop) -> Any:
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.reader, utcnow(), read_only=True) as uow:
+        with UnitOfWork(request.app.state.container.for_shop(shop_id, read_only=True), utcnow(),
+                        read_only=True) as uow:
             s = uow.shipment(shop_id, shipment_id)
             if s is None:
                 raise NotFound("shipment", shipment_id)
