@@ -27,7 +27,6 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.05
     job_lease_seconds: float = 30.0
     job_reap_seconds: float = 5.0  # how often a worker takes back jobs of workers that died
-    job_max_attempts: int = 12
     carrier_concurrency: int = Field(8, description="Jobs in flight per carrier, across all workers")
 
     # Sandbox world (used by `lanjie sandbox` and `lanjie demo`)
