@@ -45,7 +45,7 @@ def test_every_route_with_an_id_answers_404_to_another_shop(api: Api) -> None:
     assert api.client.get(f"/v1/aftersales/{case['id']}", headers=api.a.headers()).json()["status"] == "open"
 
 
-def test_lists_and_streams_show_only_the_callers_shop(api: Api) -> None:
+def test_lists_and_accounts_show_only_the_callers_shop(api: Api) -> None:
     api.seed_case(api.a, "ZT300000011", "A-11")
     api.seed_case(api.b, "ZT300000012", "B-12")
     a_list = api.client.get("/v1/aftersales", headers=api.a.headers()).json()
@@ -63,6 +63,18 @@ def test_requests_without_a_valid_key_are_refused(api: Api) -> None:
                     {"Authorization": f"Bearer {api.a.key}x"}):
         r = api.client.get("/v1/aftersales", headers=headers)
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_key_is_rotated_by_issuing_a_new_one_and_revoking_the_old(api: Api) -> None:
+    from lanjie.api import auth
+    from lanjie.service.shops import issue_key, revoke_key
+
+    new_key = issue_key(api.container.engine, api.a.shop_id, "rotation")
+    assert revoke_key(api.container.engine, api.a.shop_id, "_".join(api.a.key.split("_")[1:3])) is True
+    auth._verified.clear()  # what CACHE_SECONDS of waiting does
+    assert api.client.get("/v1/shop", headers=api.a.headers()).status_code == 401
+    r = api.client.get("/v1/shop", headers={"Authorization": f"Bearer {new_key}"})
+    assert r.status_code == 200 and r.json()["id"] == api.a.shop_id
 
 
 def test_a_revoked_key_stops_working_within_the_cache_time(api: Api) -> None:

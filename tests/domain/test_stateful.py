@@ -230,27 +230,27 @@ class CaseMachine(RuleBasedStateMachine):
         self.events_checked = len(self.case.events)
         assert self.status_by_events == self.case.status
 
+    @staticmethod
+    def _moved_along(table: Any, seen: dict[str, Any], items: list[Any], born: Any) -> None:
+        """Each item's status since the last step is unchanged or one edge of ``table``; terminal stays."""
+        assert set(seen) <= {item.id for item in items}
+        for item in items:
+            previous = seen.setdefault(item.id, born)
+            if is_terminal(table, previous):
+                assert item.status is previous
+            assert item.status is previous or item.status in table[previous], \
+                f"{item.id} {previous} -> {item.status}"
+            seen[item.id] = item.status
+
     @invariant()
     def intercepts_move_only_along_their_table_and_terminal_stays_terminal(self) -> None:
-        assert set(self.seen_intercepts) <= {i.id for i in self.case.intercepts}
-        for icpt in self.case.intercepts:
-            previous = self.seen_intercepts.setdefault(icpt.id, InterceptStatus.requested)  # born requested
-            if is_terminal(INTERCEPT_TRANSITIONS, previous):
-                assert icpt.status is previous
-            assert icpt.status is previous or icpt.status in INTERCEPT_TRANSITIONS[previous], \
-                f"intercept {icpt.id} {previous} -> {icpt.status}"
-            self.seen_intercepts[icpt.id] = icpt.status
+        self._moved_along(INTERCEPT_TRANSITIONS, self.seen_intercepts, self.case.intercepts,
+                          InterceptStatus.requested)  # born requested
 
     @invariant()
     def refunds_move_only_along_their_table_and_terminal_stays_terminal(self) -> None:
-        assert set(self.seen_refunds) <= {r.id for r in self.case.refunds}
-        for refund in self.case.refunds:
-            previous = self.seen_refunds.setdefault(refund.id, RefundStatus.pending)  # born pending
-            if is_terminal(REFUND_TRANSITIONS, previous):
-                assert refund.status is previous
-            assert refund.status is previous or refund.status in REFUND_TRANSITIONS[previous], \
-                f"refund {refund.id} {previous} -> {refund.status}"
-            self.seen_refunds[refund.id] = refund.status
+        self._moved_along(REFUND_TRANSITIONS, self.seen_refunds, self.case.refunds,
+                          RefundStatus.pending)  # born pending
 
     @invariant()
     def refunds_are_numbered_in_order_for_the_full_amount(self) -> None:

@@ -21,10 +21,6 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine with lanjie's durability settings (SQLite: WAL, synchronous=FULL, BEGIN IMMEDIATE)."""
     if url.startswith("sqlite"):

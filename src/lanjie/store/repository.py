@@ -85,14 +85,6 @@ def shipment_by_waybill(conn: sa.Connection, *, shop_id: str, waybill_no: str) -
     return _shipment(row) if row else None
 
 
-def shipments_by_ids(conn: sa.Connection, *, shop_id: str, ids: Sequence[str]) -> list[Shipment]:
-    """The shop's parcels with these ids, in the order given."""
-    rows = conn.execute(sa.select(t.shipments).where(
-        t.shipments.c.shop_id == shop_id, t.shipments.c.id.in_(list(ids)))).all()
-    by_id = {r.id: _shipment(r) for r in rows}
-    return [by_id[i] for i in ids if i in by_id]
-
-
 # --------------------------------------------------------------------------- cases
 def _case_row(c: AfterSale) -> dict[str, Any]:
     return {
