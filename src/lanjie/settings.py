@@ -20,7 +20,14 @@ class Settings(BaseSettings):
     # Carrier endpoints are configuration: pointing at the real carrier is a settings change.
     kuaidi100_api_url: str = "https://api.kuaidi100.com"
     kuaidi100_poll_url: str = "https://poll.kuaidi100.com"
+    # Per plugin, endpoint name → base URL, e.g. {"sf": {"api": "https://sfapi-sbox.sf-express.com"}}.
+    carrier_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # When set, every carrier plugin's endpoints point at its sandbox twin, ``{url}/<plugin>``
+    # (the demo and the tests); carrier_endpoints still wins where it names an endpoint.
+    carrier_sandbox_url: str = ""
     carrier_timeout_seconds: float = 5.0
+    # Requests per second lanjie allows itself per carrier account; 0 = the plugin's own default.
+    carrier_rate_limit_per_second: float = 0.0
 
     # Worker
     worker_concurrency: int = 16

@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 
+from lanjie.carriers import redact
 from lanjie.carriers.base import Address, Exchange, InterceptRequest, Subscription
 from lanjie.carriers.errors import CarrierError
-from lanjie.carriers.kuaidi100 import redact
 from lanjie.domain.states import InterceptType
 
 from .kuaidi100_support import (

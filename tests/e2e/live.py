@@ -40,8 +40,8 @@ class Live:
                                    timeout=10)
 
     # --------------------------------------------------------------- sandbox control
-    def parcel(self, waybill_no: str, stage: str, courier: str = "zto") -> dict[str, Any]:
-        r = self.client.post("/sandbox/control/parcels", json={"carrier": f"kuaidi100:{courier}",
+    def parcel(self, waybill_no: str, stage: str, courier: str = "zto", *, carrier: str = "") -> dict[str, Any]:
+        r = self.client.post("/sandbox/control/parcels", json={"carrier": carrier or f"kuaidi100:{courier}",
                                                               "waybill_no": waybill_no, "stage": stage})
         assert r.status_code == 201, r.text
         return r.json()
@@ -58,9 +58,9 @@ class Live:
         return self.client.post(path, json=body, headers=headers)
 
     def ship(self, waybill_no: str, order_id: str, *, courier: str = "zto", price_fen: int = 5900,
-             qty: int = 1) -> dict[str, Any]:
+             qty: int = 1, carrier: str = "") -> dict[str, Any]:
         r = self.post("/v1/shipments", shipment_body(waybill_no, order_id, courier=courier, price_fen=price_fen,
-                                                     qty=qty))
+                                                     qty=qty, carrier=carrier))
         assert r.status_code == 201, r.text
         return ShipmentOut.model_validate(r.json()) and r.json()
 
@@ -88,10 +88,12 @@ class Live:
             time.sleep(every)
 
     def staged_case(self, waybill_no: str, order_id: str, stage: str = "in_transit", *, qty: int = 1,
-                    refund_fen: int = 5900) -> dict[str, Any]:
-        """A sandbox parcel at ``stage``, registered with lanjie, tracked up to that stage, with a refund-only case."""
-        self.parcel(waybill_no, stage)
-        shipment = self.ship(waybill_no, order_id, qty=qty)
+                    refund_fen: int = 5900, carrier: str = "") -> dict[str, Any]:
+        """A sandbox parcel at ``stage``, registered with lanjie, tracked up to that stage, with a refund-only case.
+
+        ``carrier`` is lanjie's ``plugin:courier`` (default ``kuaidi100:zto``)."""
+        self.parcel(waybill_no, stage, carrier=carrier)
+        shipment = self.ship(waybill_no, order_id, qty=qty, carrier=carrier)
         self.tracked(shipment["id"], stage)
         return self.open_case(order_id, [waybill_no], refund_fen=refund_fen)
 
@@ -115,9 +117,9 @@ class Live:
 
 
 def shipment_body(waybill_no: str, order_id: str, *, courier: str = "zto", price_fen: int = 5900,
-                  qty: int = 1) -> dict[str, Any]:
+                  qty: int = 1, carrier: str = "") -> dict[str, Any]:
     return {
-        "carrier": f"kuaidi100:{courier}", "waybill_no": waybill_no, "order_id": order_id,
+        "carrier": carrier or f"kuaidi100:{courier}", "waybill_no": waybill_no, "order_id": order_id,
         "items": [{"sku": "TEE-01", "name": "cotton tee", "qty": qty, "price_fen": price_fen}],
         "value_fen": price_fen * qty, "freight_fen": 1200,
         "sender": {"name": "Warehouse", "phone": "02160000000", "address": "Hangzhou 1"},
@@ -139,7 +141,7 @@ def _start(sock: Any, database_url: str, tmp_path: Path, sandbox: dict[str, Any]
            settings: dict[str, Any] | None, run_worker: bool, policy: str) -> Live:
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     s = Settings(**{"data_dir": tmp_path, "database_url": database_url, "public_base_url": base,
-                    "kuaidi100_api_url": f"{base}/sandbox/kuaidi100", "kuaidi100_poll_url": f"{base}/sandbox/kuaidi100",
+                    "carrier_sandbox_url": f"{base}/sandbox",
                     "carrier_timeout_seconds": 2.0, "worker_poll_seconds": 0.02, **(settings or {})})
     world = SandboxWorld(SandboxConfig(**{
         "time_factor": 0.0, "ack_latency_ms": 0, "propagation_seconds": 600.0,
@@ -149,6 +151,9 @@ def _start(sock: Any, database_url: str, tmp_path: Path, sandbox: dict[str, Any]
     with container.engine.begin() as conn:
         shops.upsert_carrier_account(conn, shop.id, "kuaidi100", {
             "key": K100_KEY, "customer": K100_CUSTOMER, "secret": K100_SECRET, "salt": K100_SALT})
+        for name, twin in world.twins.items():  # every native carrier, with its twin's test account
+            if name in container.gateway.registry:
+                shops.upsert_carrier_account(conn, shop.id, name, dict(twin.test_credentials))
     server = ServerThread(create_app(container, run_worker=run_worker, sandbox=world), sock)
     server.start()
     return Live(base=base, container=container, world=world, shop_id=shop.id, api_key=key, server=server)

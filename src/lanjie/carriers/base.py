@@ -10,7 +10,7 @@ service layer can store it on the case timeline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +40,17 @@ class CarrierAccount:
     carrier: str  # plugin name, e.g. "kuaidi100"
     credentials: Mapping[str, str]  # e.g. {"key":…, "customer":…, "secret":…, "salt":…}
     endpoints: Mapping[str, str]  # e.g. {"api": "https://api.kuaidi100.com", "poll": "https://poll.kuaidi100.com"}
+    # Awaited before every request: the account's rate limit (lanjie.service.ratelimit), None in unit tests.
+    limiter: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
+
+
+class Payer(StrEnum):
+    """Who pays an intercept fee (Kuaidi100 interceptPayType, SF payMode, UPS shipper-paid)."""
+
+    sender = "sender"  # the shop (寄付)
+    recipient = "recipient"  # the buyer (到付)
+    third_party = "third_party"
+    monthly_account = "monthly_account"  # the shop's monthly account (月结)
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,33 @@ class InterceptRequest:
     reason: str = ""
     address: Address | None = None  # required for redirect
     phone_tail: str = ""  # last 4 digits of a phone, some carriers need it
+    payer: Payer = Payer.sender  # who pays the intercept fee
+
+
+@dataclass(frozen=True)
+class Precheck:
+    """What the carrier says before an intercept is sent: can it be done, what it costs, who pays.
+
+    ``eligible`` is None when the carrier has no eligibility check (the gates then judge from tracking);
+    ``fee_minor`` is in the currency's minor unit (fen, cents) and None when the carrier publishes no fee.
+    """
+
+    eligible: bool | None
+    reason: InterceptReason | None = None
+    fee_minor: int | None = None
+    currency: str = "CNY"
+    payer: Payer | None = None
+    fee_when: str = ""  # e.g. "only if completed" (UPS), "per request" (SF)
+    message: str = ""
+    types: frozenset[InterceptType] = frozenset()  # the intercept types the carrier offers this parcel
+
+
+@dataclass(frozen=True)
+class CancelAck:
+    """The carrier's answer to cancelling an intercept before it completed."""
+
+    accepted: bool
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +146,9 @@ class TrackingSnapshot:
     status: TrackingStatus  # of the newest event
     events: tuple[TrackingEvent, ...]  # newest first
     subscription: str = ""  # "polling" | "shutdown" | "abort" | "" when not a push
+    # True when the carrier sends only new events (SF route push, ZTO, J&T): lanjie merges them into
+    # the history it holds instead of replacing it (Kuaidi100 and Kdniao send the full history).
+    incremental: bool = False
     corrected_carrier_code: str | None = None  # Kuaidi100 autoCheck: the carrier code was wrong
 
 
@@ -156,30 +197,65 @@ class Exchange:
 
 
 class Carrier(Protocol):
-    """What every carrier adapter offers; missing capabilities raise NotSupported."""
+    """What every carrier adapter offers; missing capabilities raise NotSupported.
+
+    Class attributes describe the plugin for ``lanjie carriers`` and docs/carriers.md:
+
+    - ``couriers``: courier codes it serves (``{"sf"}``), or None for an aggregator (any code);
+    - ``intercept_types``: the intercept types it can send (empty when it cannot intercept itself);
+    - ``intercept_via``: the plugin that intercepts for it when the carrier has no public intercept
+      API (``"kuaidi100"``), else None;
+    - ``credential_names``: the credentials an account must have; ``endpoint_names``: the base URLs
+      it calls (each configurable, and pointed at ``/sandbox/<name>`` by ``LANJIE_CARRIER_SANDBOX_URL``);
+    - ``rate_limit_per_second``: requests per second per account lanjie allows itself.
+    """
 
     name: ClassVar[str]
+    title: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    couriers: ClassVar[frozenset[str] | None]
+    intercept_types: ClassVar[frozenset[InterceptType]]
+    intercept_via: ClassVar[str | None]
+    credential_names: ClassVar[tuple[str, ...]]
+    endpoint_names: ClassVar[tuple[str, ...]]
+    rate_limit_per_second: ClassVar[float]
     exchanges: list[Exchange]
 
     def __init__(self, account: CarrierAccount, client: httpx.AsyncClient) -> None: ...
+
+    async def precheck(self, request: InterceptRequest) -> Precheck: ...
 
     async def intercept(self, request: InterceptRequest) -> InterceptAck: ...
 
     async def query_intercept(self, carrier_code: str, waybill_no: str, task_id: str | None,
                               phone_tail: str = "") -> InterceptState: ...
 
+    async def cancel_intercept(self, carrier_code: str, waybill_no: str, task_id: str | None) -> CancelAck: ...
+
     async def subscribe(self, subscription: Subscription) -> None: ...
 
     async def query_tracking(self, carrier_code: str, waybill_no: str,
                              phone_tail: str = "") -> TrackingSnapshot: ...
 
-    def parse_push(self, body: bytes, content_type: str) -> Push: ...
+    def parse_push(self, body: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> Push:
+        """Verify (failing closed) and parse a push; ``headers`` are the request's, names lower-cased."""
+        ...
+
+    @staticmethod
+    def reject_ack() -> tuple[bytes, str]:
+        """Body and media type to answer a push that failed verification, in the carrier's format."""
+        ...
 
 
 @dataclass
 class CarrierInfo:
-    """How a plugin describes itself (for `lanjie carriers`)."""
+    """How a plugin describes itself (for `lanjie carriers` and the capability matrix)."""
 
     name: str
+    title: str = ""
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
+    couriers: frozenset[str] | None = None
+    intercept_types: frozenset[InterceptType] = field(default_factory=frozenset)
+    intercept_via: str | None = None
+    credential_names: tuple[str, ...] = ()
+    rate_limit_per_second: float = 0.0

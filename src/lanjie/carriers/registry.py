@@ -1,14 +1,15 @@
 """Finding carrier plugins (entry-point group ``lanjie.carriers``) and reading names like ``kuaidi100:zto``.
 
-A parcel's carrier is written ``plugin:courier`` (``kuaidi100:zto``: ZTO, reached through Kuaidi100)
-or as a bare courier code (``zto``), which goes through the default aggregator, Kuaidi100.
+A parcel's carrier is written ``plugin:courier`` (``kuaidi100:zto``: ZTO, reached through Kuaidi100;
+``sf:sf``: SF Express on its own open platform) or as a bare courier code (``zto``), which goes
+through the default aggregator, Kuaidi100. A plugin that names its ``couriers`` serves only those.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from importlib.metadata import entry_points
 
 import httpx
@@ -54,6 +55,9 @@ def resolve(carrier: str, *, plugins: Collection[str] | None = None) -> tuple[st
         raise UnknownCarrier(plugin)
     if not _COURIER_CODE.fullmatch(courier):
         raise ValueError(f"courier code {courier!r} must be 2-20 lower-case letters or digits")
+    couriers = getattr(known[plugin], "couriers", None) if isinstance(known, Mapping) else None
+    if couriers is not None and courier not in couriers:
+        raise ValueError(f"carrier plugin {plugin!r} serves only {', '.join(sorted(couriers))}, not {courier!r}")
     return plugin, courier
 
 
@@ -67,5 +71,13 @@ def build(account: CarrierAccount, client: httpx.AsyncClient) -> Carrier:
 
 def capability_table() -> list[CarrierInfo]:
     """Each installed plugin and what it can do, sorted by name (for ``lanjie carriers``)."""
-    return [CarrierInfo(name=name, capabilities=frozenset(cls.capabilities))
-            for name, cls in sorted(load_carriers().items())]
+    return [describe(name, cls) for name, cls in sorted(load_carriers().items())]
+
+
+def describe(name: str, cls: type[Carrier]) -> CarrierInfo:
+    """A plugin's self-description; attributes a third-party plugin leaves out take neutral defaults."""
+    return CarrierInfo(
+        name=name, title=getattr(cls, "title", name), capabilities=frozenset(cls.capabilities),
+        couriers=getattr(cls, "couriers", None), intercept_types=frozenset(getattr(cls, "intercept_types", ())),
+        intercept_via=getattr(cls, "intercept_via", None), credential_names=tuple(getattr(cls, "credential_names", ())),
+        rate_limit_per_second=float(getattr(cls, "rate_limit_per_second", 0.0)))

@@ -50,10 +50,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_sandbox_app(world: SandboxWorld) -> FastAPI:
-    """The sandbox's routes: the Kuaidi100 twin under ``/kuaidi100``, the control API under ``/control``."""
-    app = FastAPI(title="lanjie sandbox", summary="A simulated carrier world speaking Kuaidi100's protocol")
+    """The sandbox's routes: each carrier twin under ``/<name>``, the control API under ``/control``."""
+    app = FastAPI(title="lanjie sandbox", summary="A simulated carrier world speaking each carrier's own protocol")
     app.state.world = world
     app.include_router(kuaidi100_router(world), prefix="/kuaidi100", tags=["kuaidi100"])
+    for name, twin in world.twins.items():
+        app.include_router(twin.router(), prefix=f"/{name}", tags=[name])
     app.include_router(control_router(world), prefix="/control", tags=["control"])
     app.add_exception_handler(WorldError, _world_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

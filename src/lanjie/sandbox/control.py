@@ -76,6 +76,11 @@ class InjectIn(_Body):
     kind: InjectKind
 
 
+class CarrierAccountIn(_Body):
+    credentials: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] = Field(min_length=1)
+    expired: bool = False
+
+
 class AccountIn(_Body):
     key: str = Field(min_length=1, max_length=100)
     customer: str = Field(min_length=1, max_length=100)
@@ -101,7 +106,7 @@ def _task(task: InterceptTask) -> dict[str, Any]:
         "task_id": task.task_id, "type": task.intercept_type, "state": task.state,
         "accepted_at": _iso(task.accepted_at), "effective_at": _iso(task.effective_at),
         "outcome": task.outcome, "message": task.message, "resolved_at": _iso(task.resolved_at),
-        "forced": task.forced, "requested_by": task.requested_by,
+        "forced": task.forced, "requested_by": task.requested_by, "fee_minor": task.fee_minor,
     }
 
 
@@ -135,16 +140,18 @@ def parcel_view(world: SandboxWorld, parcel: Parcel) -> dict[str, Any]:
         "recipient": _party(parcel.recipient),
         "history": [_scan(scan) for scan in reversed(parcel.scans)],
         "intercept": _task(parcel.intercept) if parcel.intercept is not None else None,
+        "cancelled_intercepts": [_task(task) for task in parcel.past_intercepts],
         "forced_outcome": parcel.forced_outcome[0] if parcel.forced_outcome is not None else None,
         "pushes": [_push(attempt) for attempt in world.push_log.get(parcel.waybill_no, [])],
     }
 
 
-def _carrier_code(carrier: str) -> str:
-    """The carrier code of ``kuaidi100:zto`` or ``zto``."""
-    protocol, _, code = carrier.rpartition(":")
-    if protocol not in ("", "kuaidi100"):
-        raise WorldError(422, f"carrier: the sandbox speaks only kuaidi100, not {protocol!r}")
+def _carrier_code(world: SandboxWorld, carrier: str) -> str:
+    """The courier code of ``kuaidi100:zto``, ``sf:sf`` or ``zto`` (the protocol prefix names a twin)."""
+    protocol, _, code = carrier.strip().lower().rpartition(":")
+    if protocol not in ("", "kuaidi100", *world.twins):
+        known = ", ".join(["kuaidi100", *sorted(world.twins)])
+        raise WorldError(422, f"carrier: the sandbox speaks {known}, not {protocol!r}")
     return code
 
 
@@ -169,7 +176,7 @@ def control_router(world: SandboxWorld) -> APIRouter:
     @router.post("/parcels", status_code=201, summary="Create a parcel at a stage")
     async def create_parcel(body: ParcelIn) -> dict[str, Any]:
         parcel = world.create_parcel(
-            carrier_code=_carrier_code(body.carrier), waybill_no=body.waybill_no,
+            carrier_code=_carrier_code(world, body.carrier), waybill_no=body.waybill_no,
             stage=TrackingStatus(body.stage.value), origin=_city(body.sender), destination=_city(body.recipient),
             sender=_contact(body.sender), recipient=_contact(body.recipient),
         )
@@ -228,5 +235,18 @@ def control_router(world: SandboxWorld) -> APIRouter:
             raise WorldError(409, f"customer: {body.customer!r} already belongs to another key")
         account = world.kuaidi100.register_account(body.key, body.customer, body.secret, body.expired)
         return {"key": account.key, "customer": account.customer, "expired": account.expired}
+
+    @router.post("/carriers/{name}/accounts", status_code=201, summary="Register an account with a carrier twin")
+    async def register_carrier_account(name: str, body: CarrierAccountIn) -> dict[str, Any]:
+        twin = world.twins.get(name)
+        if twin is None:
+            raise WorldError(404, f"name: no carrier twin {name!r} (known: {', '.join(sorted(world.twins))})")
+        return twin.register_account(body.credentials, body.expired)
+
+    @router.get("/carriers", summary="The carrier twins and their default test credentials")
+    async def carriers() -> dict[str, Any]:
+        return {"kuaidi100": {"prefix": "/kuaidi100"},
+                **{name: {"prefix": f"/{name}", "test_credentials": dict(twin.test_credentials)}
+                   for name, twin in world.twins.items()}}
 
     return router

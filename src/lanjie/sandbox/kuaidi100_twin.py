@@ -32,8 +32,9 @@ from lanjie.sandbox.kuaidi100_wire import (
     query_sign,
 )
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Refusal
-from lanjie.sandbox.push import Delivery
+from lanjie.sandbox.push import Delivery, PushBody
 from lanjie.sandbox.route import CITIES, Party, canonical_carrier, find_city
+from lanjie.sandbox.serving import WireAnswer
 
 if TYPE_CHECKING:
     from lanjie.sandbox.world import SandboxWorld
@@ -80,17 +81,9 @@ class Subscription:
     status: str = "polling"  # polling | shutdown | abort
     ended_at: datetime | None = None
     order: asyncio.Lock = field(default_factory=asyncio.Lock)  # its pushes go out one at a time
-    last_form: dict[str, str] | None = None  # the newest snapshot sent, for the out-of-order fault
+    last_body: PushBody | None = None  # the newest snapshot sent, for the out-of-order fault
     acked_scans: int = 0  # scans in the newest snapshot acknowledged
     watch: int = 0  # version of the pending abort check
-
-
-@dataclass(frozen=True)
-class WireAnswer:
-    body: dict[str, Any]
-    code: str  # the protocol result code, for the request log
-    message: str
-    task_id: str = ""
 
 
 class ParamError(ValueError):
@@ -221,7 +214,7 @@ class Kuaidi100Twin:
         outcome = json.loads(param)
         self.world.pushes.send(Delivery(
             channel=Channel.callback, waybill_no=parcel.waybill_no, url=task.report_to["callback_url"],
-            form=form, summary=f"{outcome['status']} {outcome['code']}", ack=is_ack,
+            body=PushBody.form(form), summary=f"{outcome['status']} {outcome['code']}", ack=is_ack,
         ))
 
     # ---- poll (subscribe) and the pushes it leads to ---------------------------------------------
@@ -316,8 +309,8 @@ class Kuaidi100Twin:
         if not status:
             status = "shutdown" if parcel is not None and parcel.finished else "polling"
         param = dumps(push_param(status, last_result(subscription.company, subscription.number, scans), message))
-        form = {"param": param, "sign": push_sign(param, subscription.salt)}
-        stale, subscription.last_form = subscription.last_form, form
+        body = PushBody.form({"param": param, "sign": push_sign(param, subscription.salt)})
+        stale, subscription.last_body = subscription.last_body, body
         if status == "polling":
             no_change_at = scans[-1].at + timedelta(seconds=self.world.config.abort_no_change_seconds)
             self._arm_abort(subscription, no_change_at)
@@ -329,9 +322,9 @@ class Kuaidi100Twin:
             subscription.acked_scans = max(subscription.acked_scans, count)
 
         self.world.pushes.send(Delivery(
-            channel=Channel.push, waybill_no=subscription.number, url=subscription.callback_url, form=form,
+            channel=Channel.push, waybill_no=subscription.number, url=subscription.callback_url, body=body,
             summary=f"{status}, {count} scans", ack=is_ack, order=subscription.order,
-            superseded=lambda: subscription.acked_scans > count, on_acked=acked, stale_form=stale,
+            superseded=lambda: subscription.acked_scans > count, on_acked=acked, stale_body=stale,
         ))
 
     # ---- poll/query.do -------------------------------------------------------------------------

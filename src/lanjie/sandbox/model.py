@@ -26,6 +26,7 @@ class TaskState(StrEnum):
     pending = "pending"  # accepted, outcome not known yet
     succeeded = "succeeded"
     failed = "failed"
+    cancelled = "cancelled"  # withdrawn by the requester before it took effect
 
 
 class TaskOutcome(StrEnum):
@@ -93,6 +94,7 @@ class InterceptTask:
     message: str = ""
     resolved_at: datetime | None = None
     forced: ForcedOutcome | None = None
+    fee_minor: int | None = None  # what the carrier charges if it completes (the twin decides)
 
 
 @dataclass
@@ -109,6 +111,7 @@ class Parcel:
     version: int = 0  # bumped to cancel the scheduled next scan
     next_scan_at: datetime | None = None
     intercept: InterceptTask | None = None
+    past_intercepts: list[InterceptTask] = field(default_factory=list)  # cancelled ones
     # Remembered for the next intercept when forced before one exists: (outcome, message).
     forced_outcome: tuple[ForcedOutcome, str] | None = None
 

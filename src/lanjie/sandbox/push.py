@@ -1,4 +1,7 @@
-"""Delivery of pushes and callbacks: one form POST per attempt, an acknowledgement check, retries.
+"""Delivery of pushes and callbacks: one POST per attempt, an acknowledgement check, retries.
+
+Each twin builds the exact bytes it signs (a form, a JSON document) as a ``PushBody``; this module
+sends them unchanged.
 
 A delivery that gets no valid acknowledgement (a wrong body, a non-2xx status, an error or no answer
 within ``push_timeout_seconds``) is tried again ``push_retry_seconds`` of sim time later, up to
@@ -13,6 +16,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import httpx
 
@@ -24,6 +28,23 @@ if TYPE_CHECKING:
 AckCheck = Callable[[int, bytes], bool]
 
 
+@dataclass(frozen=True)
+class PushBody:
+    """The exact bytes of one push, with their headers (content type, signature headers)."""
+
+    content: bytes
+    headers: Mapping[str, str]
+
+    @staticmethod
+    def form(fields: Mapping[str, str], headers: Mapping[str, str] | None = None) -> PushBody:
+        return PushBody(urlencode(fields, encoding="utf-8").encode("ascii"),
+                        {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+
+    @staticmethod
+    def json_text(text: str, headers: Mapping[str, str] | None = None) -> PushBody:
+        return PushBody(text.encode("utf-8"), {"Content-Type": "application/json;charset=utf-8", **(headers or {})})
+
+
 @dataclass
 class Delivery:
     """Something the sandbox owes a subscriber: where, what, and how to tell it arrived."""
@@ -31,13 +52,13 @@ class Delivery:
     channel: Channel
     waybill_no: str
     url: str
-    form: Mapping[str, str]
+    body: PushBody
     summary: str  # for the push log, e.g. "polling, 5 scans"
     ack: AckCheck
     order: asyncio.Lock | None = None
     superseded: Callable[[], bool] | None = None  # checked before each retry
     on_acked: Callable[[], None] | None = None
-    stale_form: Mapping[str, str] | None = None  # an older snapshot, re-sent by the out-of-order fault
+    stale_body: PushBody | None = None  # an older snapshot, re-sent by the out-of-order fault
 
 
 class PushSender:
@@ -60,25 +81,25 @@ class PushSender:
             faults = world.faults.for_channel(delivery.channel)
             if faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
-            acked, status, detail = await self._post(delivery, delivery.form)
+            acked, status, detail = await self._post(delivery, delivery.body)
             world.record_push(delivery, attempt, PushResult.acked if acked else PushResult.failed, status, detail)
             if acked and delivery.on_acked is not None:
                 delivery.on_acked()
             if world.faults.roll(faults.duplicate_push_rate):
-                extra, status, detail = await self._post(delivery, delivery.form)
+                extra, status, detail = await self._post(delivery, delivery.body)
                 world.record_push(delivery, attempt, PushResult.acked if extra else PushResult.failed,
                                   status, detail, fault="duplicate")
-            if delivery.stale_form is not None and world.faults.roll(faults.out_of_order_rate):
-                extra, status, detail = await self._post(delivery, delivery.stale_form)
+            if delivery.stale_body is not None and world.faults.roll(faults.out_of_order_rate):
+                extra, status, detail = await self._post(delivery, delivery.stale_body)
                 world.record_push(delivery, attempt, PushResult.acked if extra else PushResult.failed,
                                   status, detail, fault="out_of_order")
         if not acked and attempt < world.config.push_retries:
             retry_at = world.clock.now() + world.push_retry_delta
             world.schedule(retry_at, lambda _at: world.spawn(self._attempt(delivery, attempt + 1)))
 
-    async def _post(self, delivery: Delivery, form: Mapping[str, str]) -> tuple[bool, int | None, str]:
+    async def _post(self, delivery: Delivery, body: PushBody) -> tuple[bool, int | None, str]:
         try:
-            response = await self._world.http.post(delivery.url, data=dict(form))
+            response = await self._world.http.post(delivery.url, content=body.content, headers=dict(body.headers))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return False, None, f"{type(exc).__name__}: {exc}"[:200]
         return delivery.ack(response.status_code, response.content), response.status_code, response.text[:200]

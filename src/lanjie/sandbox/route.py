@@ -42,10 +42,11 @@ CITIES: tuple[City, ...] = (
 CARRIER_NAMES: dict[str, str] = {
     "zto": "中通快递", "yto": "圆通速递", "sto": "申通快递", "yunda": "韵达快递", "jtexpress": "极兔速递",
     "shunfeng": "顺丰速运", "ems": "EMS", "jd": "京东快递", "debangwuliu": "德邦快递",
-    "youzhengguonei": "邮政快递包裹",
+    "youzhengguonei": "邮政快递包裹", "ups": "UPS",
 }
-# Kuaidi100's own codes for the same carriers are accepted as well.
-_CARRIER_ALIASES = {"zhongtong": "zto", "yuantong": "yto", "shentong": "sto"}
+# Kuaidi100's own codes and lanjie's native plugin codes for the same carriers are accepted as well.
+_CARRIER_ALIASES = {"zhongtong": "zto", "yuantong": "yto", "shentong": "sto", "sf": "shunfeng", "jt": "jtexpress",
+                    "jdl": "jd"}
 
 
 def canonical_carrier(code: str) -> str | None:

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 import httpx
@@ -57,8 +58,9 @@ from lanjie.sandbox.route import (
     stage_index,
 )
 from lanjie.sandbox.scheduler import Action, Scheduler
+from lanjie.sandbox.twins import Twin, load_twins
 
-__all__ = ["HopSeconds", "SandboxConfig", "SandboxWorld", "WorldError"]
+__all__ = ["CancelResult", "HopSeconds", "SandboxConfig", "SandboxWorld", "WorldError"]
 
 #: Stages a parcel can be created at through the control API.
 CREATABLE_STAGES = (
@@ -66,6 +68,12 @@ CREATABLE_STAGES = (
     TrackingStatus.at_destination, TrackingStatus.out_for_delivery, TrackingStatus.delivered,
 )
 _ACCEPTING = (TrackingStatus.picked_up, TrackingStatus.in_transit, TrackingStatus.at_destination)
+
+
+class CancelResult(StrEnum):
+    cancelled = "cancelled"
+    no_intercept = "no_intercept"
+    already_resolved = "already_resolved"  # succeeded or failed: too late to cancel
 
 
 class WorldError(Exception):
@@ -112,6 +120,9 @@ class SandboxWorld:
         self._listeners: list[WorldListener] = []
         self.kuaidi100 = Kuaidi100Twin(self)
         self._listeners.append(self.kuaidi100)
+        # The native carrier twins (SF, UPS, ZTO, …), each serving its own protocol under /<name>.
+        self.twins: dict[str, Twin] = {name: cls(self) for name, cls in load_twins().items()}
+        self._listeners.extend(self.twins.values())
 
     # ---- lifecycle and time -----------------------------------------------------------------
 
@@ -255,8 +266,13 @@ class SandboxWorld:
     def request_intercept(self, *, carrier_code: str, waybill_no: str, intercept_type: InterceptType,
                           report_to: dict[str, str], requested_by: str = "", reason: str = "",
                           order_id: str = "", new_recipient: Party | None = None,
-                          task_id_prefix: str = "T") -> InterceptDecision:
-        """Accept an intercept (a new task whose flag takes effect later) or refuse it on the spot."""
+                          task_id_prefix: str = "T", out_for_delivery_ok: bool = False,
+                          fee_minor: int | None = None) -> InterceptDecision:
+        """Accept an intercept (a new task whose flag takes effect later) or refuse it on the spot.
+
+        ``out_for_delivery_ok``: the carrier still intercepts a parcel out for delivery, before the
+        delivery attempt (UPS); Chinese carriers refuse it. ``fee_minor`` is recorded on the task.
+        """
         parcel = self.parcels.get(waybill_no)
         if parcel is None:
             return InterceptDecision(None, Refusal.unknown_waybill)
@@ -265,7 +281,7 @@ class SandboxWorld:
         if parcel.intercept is not None:
             return InterceptDecision(parcel.intercept, Refusal.already_intercepted)
         status = parcel.status
-        if status not in _ACCEPTING:
+        if status not in _ACCEPTING and not (out_for_delivery_ok and status is TrackingStatus.out_for_delivery):
             refusal = {
                 TrackingStatus.created: Refusal.not_picked_up,
                 TrackingStatus.out_for_delivery: Refusal.out_for_delivery,
@@ -278,7 +294,7 @@ class SandboxWorld:
             intercept_type=intercept_type, accepted_at=now,
             effective_at=now + timedelta(seconds=self.config.propagation_seconds),
             report_to=report_to, requested_by=requested_by, reason=reason, order_id=order_id,
-            new_recipient=new_recipient,
+            new_recipient=new_recipient, fee_minor=fee_minor,
         )
         parcel.intercept = task
         if parcel.forced_outcome is not None:
@@ -288,6 +304,19 @@ class SandboxWorld:
             task.forced = outcome
             self.schedule(now, lambda at: self._apply_forced(parcel, task, outcome, message, at))
         return InterceptDecision(task)
+
+    def cancel_intercept(self, waybill_no: str, task_id: str | None = None) -> CancelResult:
+        """Withdraw a pending intercept (UPS ``/cancel``, SF ``cancel: true``); a new one may follow."""
+        parcel = self.parcels.get(waybill_no)
+        task = parcel.intercept if parcel is not None else None
+        if parcel is None or task is None or (task_id and task.task_id != task_id):
+            return CancelResult.no_intercept
+        if task.state is not TaskState.pending:
+            return CancelResult.already_resolved
+        task.state, task.resolved_at = TaskState.cancelled, self.clock.now()
+        parcel.past_intercepts.append(task)
+        parcel.intercept = None
+        return CancelResult.cancelled
 
     def _new_task_id(self, prefix: str) -> str:
         while True:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import httpx
 
 from lanjie.carriers.base import Carrier, CarrierAccount
+from lanjie.service.ratelimit import RateLimits
 from lanjie.service.shops import AccountRecord
 from lanjie.settings import Settings
 
@@ -17,16 +18,39 @@ class CarrierGateway:
     def __init__(self, settings: Settings, client: httpx.AsyncClient,
                  registry: Mapping[str, type[Carrier]]) -> None:
         self.settings, self.client, self.registry = settings, client, registry
+        self.rate_limits = RateLimits()
 
     def endpoints(self, carrier: str) -> dict[str, str]:
+        """Base URLs for a plugin: its sandbox twin when configured, then explicit settings."""
+        endpoints: dict[str, str] = {}
+        cls = self.registry.get(carrier)
+        sandbox = self.settings.carrier_sandbox_url.rstrip("/")
+        if sandbox and cls is not None:
+            endpoints.update({name: f"{sandbox}/{carrier}" for name in getattr(cls, "endpoint_names", ("api",))})
         if carrier == "kuaidi100":
-            return {"api": self.settings.kuaidi100_api_url, "poll": self.settings.kuaidi100_poll_url}
-        return {}
+            defaults = Settings.model_fields
+            for name, field in (("api", "kuaidi100_api_url"), ("poll", "kuaidi100_poll_url")):
+                value = getattr(self.settings, field)
+                if value != defaults[field].default or name not in endpoints:
+                    endpoints[name] = value
+        endpoints.update(self.settings.carrier_endpoints.get(carrier, {}))
+        return endpoints
+
+    def rate(self, carrier: str) -> float:
+        """Requests per second per account: the setting, else the plugin's own default (0 = unlimited)."""
+        configured = self.settings.carrier_rate_limit_per_second
+        return configured or float(getattr(self.registry.get(carrier), "rate_limit_per_second", 0.0))
 
     def adapter(self, account: AccountRecord) -> Carrier:
         cls = self.registry[account.carrier]
+        rate = self.rate(account.carrier)
+        limiter = self.rate_limits.bucket(account.id, rate).acquire if rate > 0 else None
         return cls(CarrierAccount(carrier=account.carrier, credentials=account.credentials,
-                                  endpoints=self.endpoints(account.carrier)), self.client)
+                                  endpoints=self.endpoints(account.carrier), limiter=limiter), self.client)
+
+    def intercept_plugin(self, carrier: str) -> str:
+        """The plugin that intercepts for ``carrier``: itself, or the aggregator it names (``intercept_via``)."""
+        return getattr(self.registry.get(carrier), "intercept_via", None) or carrier
 
     def callback_url(self, account: AccountRecord) -> str:
         base = self.settings.public_base_url.rstrip("/")

@@ -79,9 +79,12 @@ class Workflows:
     def _parcel(self, u: UnitOfWork, case: AfterSale, icpt: Intercept) -> tuple[Shipment, Carrier, shops.AccountRecord]:
         shipment = u.shipment(case.shop_id, icpt.shipment_id)
         assert shipment is not None
-        account = shops.account_for(u.conn, case.shop_id, shipment.carrier)
+        # A carrier without a public intercept API (ZTO, J&T, …) is intercepted through its aggregator.
+        plugin = self.gateway.intercept_plugin(shipment.carrier)
+        account = shops.account_for(u.conn, case.shop_id, plugin)
         if account is None:
-            raise PermanentJobError(f"no {shipment.carrier} account for shop {case.shop_id}")
+            raise PermanentJobError(f"no {plugin} account for shop {case.shop_id} (needed to intercept "
+                                    f"{shipment.carrier} parcels)")
         return shipment, self.gateway.adapter(account), account
 
     def _apply(self, job: jobs.Job, adapter: Carrier | None, change: Callable[[UnitOfWork, AfterSale], None],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn
@@ -23,20 +21,17 @@ from lanjie.carriers.base import (
 )
 from lanjie.carriers.errors import (
     CarrierRejected,
-    CarrierTimeout,
     CarrierUnavailable,
     NotSupported,
 )
-from lanjie.domain.states import InterceptReason
+from lanjie.carriers.http import CarrierHttp
+from lanjie.domain.states import InterceptReason, InterceptType
 
-from . import codes, push, redact, wire
+from . import codes, push, wire
 
 #: Kuaidi100's production endpoints, used when the account does not name others (e.g. the sandbox).
 DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://api.kuaidi100.com", "poll": "https://poll.kuaidi100.com"}
 CREDENTIAL_NAMES = ("key", "customer", "secret", "salt")
-# Transport failures that happen before any byte of the request is sent.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
-             httpx.UnsupportedProtocol)
 
 
 def _utc_now() -> datetime:
@@ -47,10 +42,17 @@ class Kuaidi100:
     """Kuaidi100 (快递100), the aggregator lanjie uses by default: intercept, track and receive pushes."""
 
     name: ClassVar[str] = "kuaidi100"
+    title: ClassVar[str] = "Kuaidi100 快递100 (aggregator)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
         Capability.query_tracking,
     })
+    couriers: ClassVar[frozenset[str] | None] = None  # any courier Kuaidi100 knows
+    intercept_types: ClassVar[frozenset[InterceptType]] = frozenset(codes.INTERCEPT_TYPES)
+    intercept_via: ClassVar[str | None] = None
+    credential_names: ClassVar[tuple[str, ...]] = CREDENTIAL_NAMES
+    endpoint_names: ClassVar[tuple[str, ...]] = ("api", "poll")
+    rate_limit_per_second: ClassVar[float] = 20.0
 
     def __init__(self, account: CarrierAccount, client: httpx.AsyncClient, *,
                  clock: Callable[[], datetime] = _utc_now) -> None:
@@ -59,9 +61,9 @@ class Kuaidi100:
         endpoints = {**DEFAULT_ENDPOINTS, **account.endpoints}
         self._api = endpoints["api"].rstrip("/")
         self._poll = endpoints["poll"].rstrip("/")
-        self._client = client
         self._clock = clock  # the signed ``t`` comes from here, so tests can be byte-exact
         self.exchanges: list[Exchange] = []
+        self._http = CarrierHttp(self.name, client, self._secrets, self.exchanges, account.limiter)
 
     # -- operations ---------------------------------------------------------------------------------
 
@@ -107,7 +109,7 @@ class Kuaidi100:
         """
         return await self._query("query_tracking", carrier_code, waybill_no, phone_tail)
 
-    def parse_push(self, body: bytes, content_type: str) -> Push:
+    def parse_push(self, body: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> Push:
         """Verify (with the salt, failing closed) and parse a tracking push or intercept result callback."""
         return push.parse(body, content_type, self._credentials["salt"])
 
@@ -164,40 +166,5 @@ class Kuaidi100:
 
     async def _post(self, operation: str, url: str, fields: Mapping[str, str]) -> dict[str, Any]:
         """POST a form and record the exchange; return the JSON object answered, or raise."""
-        started = time.perf_counter()
-        try:
-            response = await self._client.post(url, content=wire.encode_form(fields),
-                                               headers={"Content-Type": wire.FORM_MEDIA_TYPE})
-        except _NOT_SENT as exc:
-            # Nothing reached Kuaidi100, so retrying cannot do anything twice.
-            self._record(operation, url, fields, None, "", started, f"{type(exc).__name__}: {exc}")
-            raise CarrierUnavailable(f"kuaidi100 {operation}: could not connect: {exc}") from exc
-        except httpx.RequestError as exc:
-            # The request may have arrived (read timeout, connection dropped, answer undecodable):
-            # the outcome is unknown, and the caller must find out before resubmitting.
-            self._record(operation, url, fields, None, "", started, f"{type(exc).__name__}: {exc}")
-            raise CarrierTimeout(f"kuaidi100 {operation}: no answer: {exc}") from exc
-        self._record(operation, url, fields, response.status_code, response.text, started, "")
-        if response.status_code >= 500:
-            raise CarrierUnavailable(f"kuaidi100 {operation}: HTTP {response.status_code}")
-        try:
-            body = json.loads(response.content)
-        except ValueError as exc:
-            raise CarrierUnavailable(
-                f"kuaidi100 {operation}: answer is not JSON (HTTP {response.status_code})") from exc
-        if not isinstance(body, dict):
-            raise CarrierUnavailable(f"kuaidi100 {operation}: answer is not a JSON object")
-        return body
-
-    def _record(self, operation: str, url: str, fields: Mapping[str, str], status_code: int | None,
-                response_text: str, started: float, error: str) -> None:
-        self.exchanges.append(Exchange(
-            operation=operation,
-            method="POST",
-            url=url,
-            request_body=redact.redact_form(fields, self._secrets),
-            status_code=status_code,
-            response_body=redact.redact_text(response_text, self._secrets),
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            error=redact.redact_text(error, self._secrets),
-        ))
+        response = await self._http.post_form(operation, url, fields, media_type=wire.FORM_MEDIA_TYPE)
+        return self._http.json_object(operation, response)

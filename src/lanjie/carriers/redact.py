@@ -1,4 +1,4 @@
-"""Redaction of what lanjie keeps of each Kuaidi100 exchange (audit log, case timeline).
+"""Redaction of what lanjie keeps of each carrier exchange (audit log, case timeline), for every adapter.
 
 Credentials and signatures become ``***``; phone numbers keep their last four digits. Fields are
 redacted by name, inside the JSON ``param`` too; then every configured secret value is scrubbed
@@ -19,7 +19,9 @@ MAX_BODY_CHARS = 64 * 1024  # an HTML error page need not fill the audit table
 # Compared lower-cased. "code" is not here: it is an answer code in responses.
 SECRET_FIELDS = frozenset({
     "key", "customer", "sign", "secret", "salt", "partnerkey", "partnersecret", "appkey", "appsecret",
-    "password", "checkword",
+    "password", "checkword", "msgdigest", "datasign", "data_digest", "digest", "privatekey", "secretkey",
+    "access_token", "accesstoken", "client_secret", "authorization", "x-datadigest", "x-appkey", "app-key",
+    "customerpsw", "refresh_token",
 })
 PHONE_FIELDS = frozenset({"mobile", "tel", "phone", "telephone"})
 # A mainland mobile number standing alone (waybill numbers and timestamps are longer digit runs).
@@ -64,11 +66,16 @@ def _maybe_json(text: str) -> Any:
         return None
 
 
+#: Form fields that carry a JSON document, shown decoded (Kuaidi100 ``param``, SF ``msgData``, …).
+JSON_FIELDS = frozenset({"param", "msgData", "RequestData", "bizContent", "content", "data", "logistics_interface",
+                         "360buy_param_json", "param_json"})
+
+
 def redact_form(fields: Mapping[str, str], secrets: Iterable[str]) -> str:
-    """A request form as readable JSON (``param`` decoded), redacted."""
+    """A request form as readable JSON (JSON-valued fields decoded), redacted."""
     shown: dict[str, Any] = {}
     for name, value in fields.items():
-        decoded = _maybe_json(value) if name == "param" else None
+        decoded = _maybe_json(value) if name in JSON_FIELDS else None
         shown[name] = value if decoded is None else decoded
     return _scrub(json.dumps(redact_value(shown), ensure_ascii=False), secrets)
 
@@ -81,3 +88,10 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     if len(shown) > MAX_BODY_CHARS:
         shown = shown[:MAX_BODY_CHARS] + "…[truncated]"
     return shown
+
+
+def redact_headers(headers: Mapping[str, str], secrets: Iterable[str]) -> dict[str, str]:
+    """Request headers worth keeping (signature and credential headers masked)."""
+    shown = {name: (MASK if name.lower() in SECRET_FIELDS else value) for name, value in headers.items()
+             if name.lower() not in ("content-length", "host", "accept-encoding", "connection", "user-agent")}
+    return {name: _scrub(value, secrets) for name, value in shown.items()}
