@@ -42,8 +42,8 @@ def test_shop_create_prints_plainly_for_people(database_url: str, monkeypatch: p
 def test_carrier_account_refuses_a_short_salt(database_url: str, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LANJIE_DATABASE_URL", database_url)
-    assert main(["carrier-account", "shop_x", "kuaidi100", "--key", "K", "--customer", "C", "--secret", "S",
-                 "--salt", "short"]) == 2
+    assert main(["carrier-account", "shop_x", "kuaidi100", "--set", "key=K", "--set", "customer=C",
+                 "--set", "secret=S", "--set", "salt=short"]) == 2
     assert "at least 32 characters" in capsys.readouterr().err
 
 
@@ -52,15 +52,15 @@ def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "serve", "worker", "sandbox", "shop", "carrier-account", "migrate", "jobs"):
+    for command in ("demo", "serve", "worker", "sandbox", "shop", "carrier-account", "carriers", "migrate", "jobs"):
         assert command in out
 
 
 def test_carrier_account_for_an_unknown_shop_is_refused_and_writes_nothing(
         database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LANJIE_DATABASE_URL", database_url)
-    assert main(["carrier-account", "shop_nope", "kuaidi100", "--key", "K", "--customer", "C", "--secret", "S",
-                 "--salt", "x" * 32]) == 2
+    assert main(["carrier-account", "shop_nope", "kuaidi100", "--set", "key=K", "--set", "customer=C",
+                 "--set", "secret=S", "--set", f"salt={'x' * 32}"]) == 2
     assert capsys.readouterr().err == "error: no shop 'shop_nope'\n"
     engine = make_engine(database_url)
     try:
@@ -68,3 +68,55 @@ def test_carrier_account_for_an_unknown_shop_is_refused_and_writes_nothing(
             assert conn.execute(sa.select(sa.func.count()).select_from(t.carrier_accounts)).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+def test_carriers_json_lists_every_installed_plugin_with_what_it_declares(capsys: pytest.CaptureFixture[str]) -> None:
+    from lanjie.carriers.registry import load_carriers
+
+    assert main(["carriers", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    plugins = load_carriers()
+    assert [row["name"] for row in rows] == sorted(plugins)
+    for row in rows:
+        cls = plugins[row["name"]]
+        assert row["capabilities"] == sorted(cls.capabilities)
+        assert row["credential_names"] == list(cls.credential_names)
+        assert row["intercept_types"] == sorted(cls.intercept_types)
+        assert row["intercept"] == ("native" if "intercept" in row["capabilities"]
+                                    else f"via {cls.intercept_via}" if cls.intercept_via else "—")
+
+
+def test_carrier_account_reads_credentials_from_stdin_and_never_prints_them(
+        database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setenv("LANJIE_DATABASE_URL", database_url)
+    assert main(["shop", "create", "Socks", "--json"]) == 0
+    shop_id = json.loads(capsys.readouterr().out)["shop_id"]
+    secret = {"partner_id": "PARTNER-7", "check_word": "cw-very-secret-0042"}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(secret)))
+    assert main(["carrier-account", shop_id, "sf", "--credentials-json", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "cw-very-secret-0042" not in out and "PARTNER-7" not in out
+    assert out.startswith("carrier account ca_") and "(check_word, partner_id; values are never printed)" in out
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(t.carrier_accounts)).one()
+        assert (row.shop_id, row.carrier) == (shop_id, "sf")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["--set", "partner_id=P"], "error: credentials.check_word is required\n"),
+    (["--set", "partner_id=P", "--set", "check_word=C", "--set", "checkword=typo"],
+     "error: credentials.checkword is not a credential of sf (it takes partner_id, check_word)\n"),
+    (["--set", "partner_id"], "error: --set takes NAME=VALUE, not 'partner_id'\n"),
+])
+def test_carrier_account_names_what_is_wrong_with_the_credentials(
+        argv: list[str], error: str, database_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LANJIE_DATABASE_URL", database_url)
+    assert main(["carrier-account", "shop_x", "sf", *argv]) == 2
+    assert capsys.readouterr().err == error

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -103,11 +104,34 @@ def cmd_shop_create(args: argparse.Namespace) -> int:
 
 
 def cmd_carrier_account(args: argparse.Namespace) -> int:
+    from lanjie.carriers.registry import credential_problem, load_carriers
     from lanjie.service.shops import get_shop, upsert_carrier_account
 
-    creds = {"key": args.key, "customer": args.customer, "secret": args.secret, "salt": args.salt}
-    if len(args.salt) < 32:
-        print("error: --salt must be at least 32 characters (pushes are verified with it)", file=sys.stderr)
+    plugins = load_carriers()
+    if args.carrier not in plugins:
+        print(f"error: unknown carrier {args.carrier!r}; installed: {', '.join(sorted(plugins))}", file=sys.stderr)
+        return 2
+    creds: dict[str, str] = {}
+    if args.credentials_json:
+        text = sys.stdin.read() if args.credentials_json == "-" else Path(args.credentials_json).read_text()
+        try:
+            loaded = json.loads(text)
+        except ValueError as exc:
+            print(f"error: --credentials-json is not JSON: {exc}", file=sys.stderr)
+            return 2
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            print("error: --credentials-json must be a JSON object of strings", file=sys.stderr)
+            return 2
+        creds.update(loaded)
+    for item in args.set or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            print(f"error: --set takes NAME=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        creds[name] = value
+    problem = credential_problem(plugins[args.carrier], creds)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     with _database() as engine, engine.begin() as conn:
         if get_shop(conn, args.shop_id) is None:
@@ -115,8 +139,30 @@ def cmd_carrier_account(args: argparse.Namespace) -> int:
             return 2
         record = upsert_carrier_account(conn, args.shop_id, args.carrier, creds)
     base = Settings().public_base_url.rstrip("/")
-    print(f"carrier account {record.id} set; callback URL: "
+    print(f"carrier account {record.id} set ({', '.join(sorted(creds))}; values are never printed); callback URL: "
           f"{base}/v1/carriers/{record.carrier}/callbacks/{record.callback_token}")
+    return 0
+
+
+def cmd_carriers(args: argparse.Namespace) -> int:
+    from lanjie.carriers import matrix
+    from lanjie.carriers.registry import capability_table
+
+    infos = capability_table()
+    if args.json:
+        print(json.dumps([matrix.as_dict(info) for info in infos], ensure_ascii=False, indent=2))
+    elif args.markdown:
+        print(matrix.markdown(infos), end="")
+    else:
+        width = max(len(info.name) for info in infos)
+        for info in infos:
+            row = matrix.as_dict(info)
+            couriers = "any courier" if row["couriers"] is None else ", ".join(row["couriers"])
+            print(f"{info.name:<{width}}  {info.title}  [{couriers}]")
+            print(f"{'':<{width}}  intercept: {row['intercept']}"
+                  + (f" ({', '.join(row['intercept_types'])})" if row["intercept_types"] else ""))
+            print(f"{'':<{width}}  can: {', '.join(row['capabilities']) or '-'}")
+            print(f"{'':<{width}}  credentials: {', '.join(row['credential_names'])}")
     return 0
 
 
@@ -163,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="a job worker on its own; run as many as you like")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("sandbox", help="the simulated carrier world alone (Kuaidi100 protocol twin)")
+    p = sub.add_parser("sandbox", help="the simulated carrier world alone (every carrier's protocol twin)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8100)
     p.add_argument("--time-factor", type=float, default=60.0, help="simulated seconds per real second (0 = manual)")
@@ -177,12 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_shop_create)
 
-    p = sub.add_parser("carrier-account", help="set a shop's carrier credentials (never printed back)")
+    p = sub.add_parser("carrier-account", help="set a shop's carrier credentials (never printed back)",
+                       description="Set a shop's credentials for a carrier plugin. `lanjie carriers` lists each "
+                                   "plugin's credential names. Prefer --credentials-json - (stdin) so secrets "
+                                   "stay out of the shell history.")
     p.add_argument("shop_id")
-    p.add_argument("carrier", choices=["kuaidi100"])
-    for field in ("key", "customer", "secret", "salt"):
-        p.add_argument(f"--{field}", required=True)
+    p.add_argument("carrier", help="plugin name, e.g. kuaidi100, sf, ups (see `lanjie carriers`)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="one credential (repeatable)")
+    p.add_argument("--credentials-json", metavar="FILE", help="a JSON object of credentials; '-' reads stdin")
     p.set_defaults(func=cmd_carrier_account)
+
+    p = sub.add_parser("carriers", help="the installed carrier plugins and what each can do")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="for machines")
+    form.add_argument("--markdown", action="store_true", help="the capability matrix of docs/carriers.md")
+    p.set_defaults(func=cmd_carriers)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)

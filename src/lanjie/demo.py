@@ -10,6 +10,7 @@ import os
 import random
 import secrets
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,18 @@ log = logging.getLogger("lanjie.demo")
 SANDBOX_KEY, SANDBOX_CUSTOMER = "DEMOKUAIDI100KEY", "DEMOCUSTOMER"
 #: (stage, weight): most refund-only requests arrive while the parcel is on its way.
 STAGES = [("picked_up", 2), ("in_transit", 6), ("at_destination", 2), ("out_for_delivery", 1), ("delivered", 1)]
-COURIERS = ["zto", "yto", "sto", "yunda", "jtexpress"]
+#: (lanjie carrier, waybill number maker): through Kuaidi100 and directly with each native carrier twin.
+CARRIERS: list[tuple[str, Callable[[random.Random], str]]] = [
+    *[(f"kuaidi100:{c}", lambda r: f"DEMO{r.randrange(10**11, 10**12)}") for c in ("zto", "yto", "sto", "yunda")],
+    ("sf:sf", lambda r: f"SF{r.randrange(10**12, 10**13)}"),
+    ("zto:zto", lambda r: f"7{r.randrange(10**11, 10**12)}"),
+    ("jtexpress:jtexpress", lambda r: f"JT{r.randrange(10**12, 10**13)}"),
+    ("sto:sto", lambda r: f"77{r.randrange(10**10, 10**11)}"),
+    ("yunda:yunda", lambda r: f"31{r.randrange(10**10, 10**11)}"),
+    ("jd:jd", lambda r: f"JDV{r.randrange(10**11, 10**12)}"),
+    ("kdniao:zto", lambda r: f"ZK{r.randrange(10**10, 10**11)}"),
+    ("ups:ups", lambda r: "1Z" + "".join(r.choice("0123456789ABCDEFGHJKLMNPRSTVWXY") for _ in range(16))),
+]
 GOODS = [("TEE-01", "纯棉T恤 cotton tee", 5900), ("MUG-02", "陶瓷杯 mug", 3900), ("BAG-03", "帆布包 tote", 8900),
          ("CAP-04", "棒球帽 cap", 4900)]
 
@@ -36,8 +48,8 @@ def run_demo(host: str, port: int, *, buyers_per_minute: float = 6.0) -> int:
 
     base = f"http://{host}:{port}"
     os.environ.setdefault("LANJIE_PUBLIC_BASE_URL", base)
-    os.environ.setdefault("LANJIE_KUAIDI100_API_URL", f"{base}/sandbox/kuaidi100")
-    os.environ.setdefault("LANJIE_KUAIDI100_POLL_URL", f"{base}/sandbox/kuaidi100")
+    # Every carrier plugin talks to its twin in the mounted sandbox.
+    os.environ.setdefault("LANJIE_CARRIER_SANDBOX_URL", f"{base}/sandbox")
     settings = Settings()
     container = bootstrap(settings)
     secret = _demo_secret(settings.data_dir)
@@ -84,13 +96,25 @@ def _demo_shop(container: Any, data_dir: Path, secret: dict[str, str]) -> tuple[
     if path.exists():
         saved = json.loads(path.read_text())
         if shops.authenticate(container.engine, saved["api_key"]) == saved["shop_id"]:
+            _demo_accounts(container, saved["shop_id"], secret)  # plugins installed since last time
             return saved["shop_id"], saved["api_key"]
     shop, key = shops.create_shop(container.engine, "演示店铺 Demo shop")
-    with container.engine.begin() as conn:
-        shops.upsert_carrier_account(conn, shop.id, "kuaidi100", {
-            "key": SANDBOX_KEY, "customer": SANDBOX_CUSTOMER, "secret": secret["secret"], "salt": secret["salt"]})
+    _demo_accounts(container, shop.id, secret)
     path.write_text(json.dumps({"shop_id": shop.id, "api_key": key}))
     return shop.id, key
+
+
+def _demo_accounts(container: Any, shop_id: str, secret: dict[str, str]) -> None:
+    """The demo shop's account with Kuaidi100 and with every native carrier twin (their test accounts)."""
+    from lanjie.sandbox.twins import load_twins
+    from lanjie.service import shops
+
+    with container.engine.begin() as conn:
+        shops.upsert_carrier_account(conn, shop_id, "kuaidi100", {
+            "key": SANDBOX_KEY, "customer": SANDBOX_CUSTOMER, "secret": secret["secret"], "salt": secret["salt"]})
+        for name, twin in load_twins().items():
+            if name in container.gateway.registry and shops.account_for(conn, shop_id, name) is None:
+                shops.upsert_carrier_account(conn, shop_id, name, dict(twin.test_credentials))
 
 
 async def _simulate_buyers(base: str, api_key: str, per_minute: float) -> None:
@@ -116,19 +140,19 @@ async def _simulate_buyers(base: str, api_key: str, per_minute: float) -> None:
 
 async def _one_buyer(http: httpx.AsyncClient, rng: random.Random) -> None:
     stage = rng.choices([s for s, _ in STAGES], [w for _, w in STAGES])[0]
-    courier = rng.choice(COURIERS)
-    waybill = f"DEMO{rng.randrange(10**11, 10**12)}"
+    carrier, make_waybill = rng.choice(CARRIERS)
+    waybill = make_waybill(rng)
     order_id = f"ORD{rng.randrange(10**9, 10**10)}"
     sku, name, price = rng.choice(GOODS)
     qty = rng.choice([1, 1, 2])
     recipient = {"name": "王小明", "phone": f"138{rng.randrange(10**7, 10**8)}",
                  "address": "上海市浦东新区世纪大道100号"}
     sender = {"name": "演示仓", "phone": "02160000000", "address": "杭州市余杭区仓前街道1号"}
-    r = await http.post("/sandbox/control/parcels", json={"carrier": f"kuaidi100:{courier}", "waybill_no": waybill,
+    r = await http.post("/sandbox/control/parcels", json={"carrier": carrier, "waybill_no": waybill,
                                                           "stage": stage, "sender": sender, "recipient": recipient})
     r.raise_for_status()
     r = await http.post("/v1/shipments", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
-        "carrier": f"kuaidi100:{courier}", "waybill_no": waybill, "order_id": order_id,
+        "carrier": carrier, "waybill_no": waybill, "order_id": order_id,
         "items": [{"sku": sku, "name": name, "qty": qty, "price_fen": price}], "value_fen": price * qty,
         "freight_fen": 1200, "sender": sender, "recipient": recipient})
     r.raise_for_status()

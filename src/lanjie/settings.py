@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     carrier_timeout_seconds: float = 5.0
     # Requests per second lanjie allows itself per carrier account; 0 = the plugin's own default.
     carrier_rate_limit_per_second: float = 0.0
+    # How often lanjie asks a carrier without tracking pushes (UPS, JD) for a parcel's trace.
+    tracking_poll_seconds: float = 1800.0
 
     # Worker
     worker_concurrency: int = 16

@@ -24,12 +24,14 @@ def test_every_route_with_an_id_answers_404_to_another_shop(api: Api) -> None:
         ("GET", "/v1/aftersales/{case_id}"),
         ("POST", "/v1/aftersales/{case_id}/intercept-preview"),
         ("POST", "/v1/aftersales/{case_id}/intercepts"),
+        ("POST", "/v1/aftersales/{case_id}/intercepts/{intercept_id}/cancel"),
         ("POST", "/v1/aftersales/{case_id}/received"),
         ("POST", "/v1/aftersales/{case_id}/cancel"),
     ]
     before = api.counts()
     for n, (method, path) in enumerate(routes):
-        url = path.replace("{case_id}", case["id"]).replace("{shipment_id}", shipment_id)
+        url = path.replace("{case_id}", case["id"]).replace("{shipment_id}", shipment_id).replace(
+            "{intercept_id}", "icp_of_shop_a")
         body = {"type": "return_to_sender"} if url.endswith("/intercepts") else {}
         r = api.client.request(method, url, headers=api.b.headers(f"tenancy-probe-{n:04d}-xyz"),
                                json=body if method == "POST" else None)

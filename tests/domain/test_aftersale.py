@@ -701,3 +701,46 @@ def test_rejected_case_cannot_be_cancelled() -> None:
     with pytest.raises(IllegalTransition):
         case.cancel(at(2))
     assert _state(case) == before
+
+
+def test_an_accepted_intercept_can_be_withdrawn_and_the_case_goes_to_a_person() -> None:
+    case = intercepting_case(make_shipment())
+    case.intercept_acknowledged("icpt_1", task_id="T1", now=at(10))
+    case.events.clear()
+    icpt = case.request_intercept_cancel("icpt_1", at(11))
+    assert icpt.status is InterceptStatus.cancel_requested
+    case.intercept_cancelled("icpt_1", message="已撤销", now=at(12))
+    assert (icpt.status, icpt.message, icpt.outcome_at, case.status) == (
+        InterceptStatus.cancelled, "已撤销", at(12), CaseStatus.needs_attention)
+    assert [(e.type, e.payload) for e in case.events] == [
+        ("intercept.cancel_requested", {"aftersale_id": case.id, "task_id": "T1"}),
+        ("intercept.cancelled", {"aftersale_id": case.id, "message": "已撤销"}),
+        ("aftersale.status_changed", {"aftersale_id": case.id, "from": CaseStatus.intercepting,
+                                      "to": CaseStatus.needs_attention}),
+    ]
+
+
+def test_a_cancel_the_carrier_refuses_leaves_the_intercept_running_to_its_outcome() -> None:
+    case = intercepting_case(make_shipment())
+    case.intercept_acknowledged("icpt_1", task_id="T1", now=at(10))
+    case.request_intercept_cancel("icpt_1", at(11))
+    case.events.clear()
+    case.intercept_cancel_refused("icpt_1", message="already completed")
+    icpt = case.intercept("icpt_1")
+    assert (icpt.status, icpt.message, case.status) == (InterceptStatus.cancel_requested, "already completed",
+                                                        CaseStatus.intercepting)
+    assert [(e.type, e.payload) for e in case.events] == [
+        ("intercept.cancel_refused", {"aftersale_id": case.id, "message": "already completed"})]
+    case.intercept_succeeded("icpt_1", now=at(20), evidence={})
+    assert icpt.status is InterceptStatus.succeeded
+
+
+@pytest.mark.parametrize("status", [InterceptStatus.requested, InterceptStatus.unknown])
+def test_only_an_accepted_intercept_can_be_withdrawn(status: InterceptStatus) -> None:
+    case = intercepting_case(make_shipment())
+    if status is InterceptStatus.unknown:
+        case.intercept_unknown("icpt_1", at(5), "timed out")
+    case.events.clear()
+    with pytest.raises(IllegalTransition):
+        case.request_intercept_cancel("icpt_1", at(6))
+    assert case.intercept("icpt_1").status is status and case.events == []

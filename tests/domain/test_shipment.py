@@ -43,12 +43,26 @@ def test_older_tracking_snapshot_arriving_late_is_ignored() -> None:
     assert parcel.events == []
 
 
-def test_snapshot_with_the_same_event_time_is_ignored() -> None:
-    parcel = make_shipment(status=TrackingStatus.in_transit, tracking_at=at(60))
+def test_snapshot_with_the_same_event_time_and_no_more_scans_is_ignored() -> None:
+    parcel = make_shipment(status=TrackingStatus.created, tracking_at=None)
+    parcel.apply_tracking(TrackingStatus.in_transit, at(60), HISTORY_2)
+    parcel.events.clear()
     assert parcel.apply_tracking(TrackingStatus.delivered, at(60), HISTORY_2) is False
+    assert parcel.apply_tracking(TrackingStatus.delivered, at(60), HISTORY_1) is False
     assert (parcel.tracking_status, parcel.tracking_at, parcel.tracking_events) == (
-        TrackingStatus.in_transit, at(60), [])
+        TrackingStatus.in_transit, at(60), HISTORY_2)
     assert parcel.events == []
+
+
+def test_at_the_same_event_time_the_longer_history_is_the_newer_one() -> None:
+    # Carriers report whole seconds: a scan in the same second as the last one still counts.
+    parcel = make_shipment(status=TrackingStatus.created, tracking_at=None)
+    parcel.apply_tracking(TrackingStatus.in_transit, at(60), HISTORY_1)
+    parcel.events.clear()
+    assert parcel.apply_tracking(TrackingStatus.returning, at(60), HISTORY_2) is True
+    assert (parcel.tracking_status, parcel.tracking_at, parcel.tracking_events) == (
+        TrackingStatus.returning, at(60), HISTORY_2)
+    assert [e.type for e in parcel.events] == ["shipment.tracking_updated"]
 
 
 def test_stale_snapshot_still_records_the_subscription_it_came_from() -> None:
@@ -78,3 +92,14 @@ def test_registering_a_parcel_records_it() -> None:
         "waybill_no": template.waybill_no, "carrier": f"{template.carrier}:{template.carrier_code}",
         "order_id": template.order_id})]
     assert shipment.tracking_status == "created" and shipment.tracking_at is None
+
+
+def test_a_corrected_courier_code_is_taken_and_recorded_once() -> None:
+    parcel = make_shipment()
+    parcel.events.clear()
+    assert parcel.correct_carrier_code("yto", reported_by="inbox7") is True
+    assert parcel.correct_carrier_code("yto", reported_by="inbox8") is False
+    assert parcel.correct_carrier_code("", reported_by="inbox9") is False
+    assert parcel.carrier_code == "yto"
+    assert [(e.type, e.payload) for e in parcel.events] == [("shipment.carrier_corrected", {
+        "waybill_no": parcel.waybill_no, "from": "zto", "to": "yto", "reported_by": "inbox7"})]

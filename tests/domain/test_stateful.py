@@ -160,14 +160,31 @@ class CaseMachine(RuleBasedStateMachine):
         self._attempt(self.case.intercept_failed, self._intercept_id(pick), reason=reason, message="failed",
                       now=self._now())
 
+    @rule(pick=picks)
+    @has_intercepts
+    def cancel_requested(self, pick: int) -> None:
+        self._attempt(self.case.request_intercept_cancel, self._intercept_id(pick), self._now())
+
+    @rule(pick=picks, accepted=st.booleans())
+    @has_intercepts
+    def cancel_answered(self, pick: int, accepted: bool) -> None:
+        if accepted:
+            self._attempt(self.case.intercept_cancelled, self._intercept_id(pick), message="withdrawn",
+                          now=self._now())
+        else:
+            self._attempt(self.case.intercept_cancel_refused, self._intercept_id(pick), message="too late")
+
     # ----------------------------------------------------------------- parcels and warehouse
     @rule(pick=st.integers(min_value=0, max_value=2), status=st.sampled_from(TrackingStatus),
           minutes=st.integers(min_value=-90, max_value=30))
     def tracking_update(self, pick: int, status: TrackingStatus, minutes: int) -> None:
         parcel = self.parcels[pick % len(self.parcels)]
         held = (parcel.tracking_status, parcel.tracking_at, len(parcel.events))
-        taken = parcel.apply_tracking(status, at(self.minute + minutes), [{"status": str(status)}])
-        assert taken is (held[1] is None or at(self.minute + minutes) > held[1])
+        history = [{"status": str(status)}] * (1 + minutes % 3)  # sometimes longer at the same time
+        longer = len(history) > len(parcel.tracking_events)
+        taken = parcel.apply_tracking(status, at(self.minute + minutes), history)
+        when = at(self.minute + minutes)
+        assert taken is (held[1] is None or when > held[1] or (when == held[1] and longer))
         if not taken:
             assert (parcel.tracking_status, parcel.tracking_at, len(parcel.events)) == held
 

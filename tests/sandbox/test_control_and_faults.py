@@ -41,7 +41,7 @@ def test_cities_come_from_the_addresses_when_not_named(sandbox: Sandbox) -> None
 @pytest.mark.parametrize(("body", "status", "field"), [
     ({"carrier": "zto", "waybill_no": "ZT3002", "stage": "returning"}, 422, "stage"),
     ({"carrier": "nosuch", "waybill_no": "ZT3002", "stage": "created"}, 422, "carrier"),
-    ({"carrier": "sf:zto", "waybill_no": "ZT3002", "stage": "created"}, 422, "carrier"),
+    ({"carrier": "fedex:zto", "waybill_no": "ZT3002", "stage": "created"}, 422, "carrier"),
     ({"carrier": "zto", "waybill_no": "a b", "stage": "created"}, 422, "waybill_no"),
     ({"carrier": "zto", "waybill_no": "ZT3000", "stage": "created"}, 409, "waybill_no"),
 ])

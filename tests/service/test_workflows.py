@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from lanjie.bootstrap import Container, bootstrap
 from lanjie.carriers.base import (
+    CancelAck,
     Capability,
     CarrierAccount,
     InterceptAck,
@@ -46,6 +47,7 @@ class ScriptedCarrier:
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     intercepts: ClassVar[list[Any]] = []
     queries: ClassVar[list[Any]] = []
+    cancels: ClassVar[list[Any]] = []
     calls: ClassVar[list[str]] = []
 
     def __init__(self, account: CarrierAccount, client: httpx.AsyncClient) -> None:
@@ -70,10 +72,15 @@ class ScriptedCarrier:
     async def subscribe(self, subscription: Subscription) -> None:
         self.calls.append("subscribe")
 
+    async def cancel_intercept(self, carrier_code: str, waybill_no: str, task_id: str | None) -> CancelAck:
+        self.calls.append("cancel")
+        return self._next(self.cancels)  # type: ignore[no-any-return]
+
 
 @pytest.fixture
 def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Container, str, str]]:
     ScriptedCarrier.intercepts, ScriptedCarrier.queries, ScriptedCarrier.calls = [], [], []
+    ScriptedCarrier.cancels = []
     container = bootstrap(Settings(data_dir=tmp_path, database_url=database_url), carriers={
         "kuaidi100": ScriptedCarrier}, run_migrations=False)  # type: ignore[dict-item]
     shop, _ = shops.create_shop(container.engine, "Shop")
@@ -182,3 +189,61 @@ async def test_a_refusal_is_final_and_sends_the_case_to_a_person(world: Any, ans
     with container.engine.connect() as conn:
         statuses = dict(conn.execute(sa.select(t.jobs.c.kind, t.jobs.c.status)).all())
     assert statuses == {"tracking.subscribe": "succeeded", "intercept.submit": "succeeded"}
+
+
+def _cancel(container: Container, shop_id: str, case_id: str) -> None:
+    with UnitOfWork(container.engine, utcnow()) as uow:
+        (icpt,) = commands.load_case(uow, shop_id, case_id).intercepts
+        commands.cancel_intercept(uow, shop_id, case_id, icpt.id, can_cancel=lambda plugin: plugin == "kuaidi100")
+        uow.commit()
+
+
+@pytest.mark.parametrize("answer, expected, events", [
+    (CancelAck(True, "已撤销"), ("needs_attention", "cancelled", None, "T5", 1, []), ["intercept.cancelled"]),
+    (CancelAck(False, "已完成，无法撤销"), ("intercepting", "cancel_requested", None, "T5", 1, []),
+     ["intercept.cancel_refused"]),
+    (CarrierRejected("710", "not cancellable", reason="carrier_error"),
+     ("intercepting", "cancel_requested", None, "T5", 1, []), ["intercept.cancel_refused"]),
+])
+async def test_a_cancel_is_sent_once_and_its_answer_recorded(world: Any, answer: Any, expected: tuple[Any, ...],
+                                                            events: list[str]) -> None:
+    container, shop_id, case_id = world
+    ScriptedCarrier.intercepts += [InterceptAck(True, "T5")]
+    ScriptedCarrier.cancels += [answer]
+    await _run(container)
+    _cancel(container, shop_id, case_id)
+    await _run(container)
+    await _run(container)
+    assert _calls() == ["intercept", "cancel"]
+    assert _state(container, shop_id, case_id) == expected
+    assert _events(container) == ["intercept.requested", "intercept.submitted", "intercept.cancel_requested",
+                                  *events]
+
+
+async def test_a_lost_cancel_answer_is_settled_by_asking_the_carrier(world: Any) -> None:
+    container, shop_id, case_id = world
+    ScriptedCarrier.intercepts += [InterceptAck(True, "T6")]
+    ScriptedCarrier.cancels += [CarrierTimeout("read timeout")]
+    ScriptedCarrier.queries += [InterceptState(InterceptOutcome.not_found)]
+    await _run(container)
+    _cancel(container, shop_id, case_id)
+    await _run(container)
+    assert _state(container, shop_id, case_id) == ("intercepting", "cancel_requested", None, "T6", 1, [])
+    await _run(container)
+    assert _calls() == ["intercept", "cancel", "query"]  # no second cancel: the first one took
+    assert _state(container, shop_id, case_id) == ("needs_attention", "cancelled", None, "T6", 1, [])
+
+
+async def test_a_carrier_without_cancel_is_refused_before_anything_is_written(world: Any) -> None:
+    from lanjie.domain.errors import RuleViolation
+
+    container, shop_id, case_id = world
+    ScriptedCarrier.intercepts += [InterceptAck(True, "T7")]
+    await _run(container)
+    with UnitOfWork(container.engine, utcnow()) as uow:
+        (icpt,) = commands.load_case(uow, shop_id, case_id).intercepts
+        with pytest.raises(RuleViolation) as refused:
+            commands.cancel_intercept(uow, shop_id, case_id, icpt.id, can_cancel=lambda plugin: False)
+    assert (refused.value.rule, refused.value.detail) == ("not_supported",
+                                                          "kuaidi100 offers no way to cancel an intercept")
+    assert _state(container, shop_id, case_id) == ("intercepting", "submitted", None, "T7", 1, [])

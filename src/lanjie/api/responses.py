@@ -163,14 +163,30 @@ class CaseListOut(Out):
     offset: int
 
 
+class CarrierCheckOut(Out):
+    status: str = Field(description="answered, or unavailable (the carrier could not be asked in time)")
+    eligible: bool | None = None
+    reason: InterceptReason | None = None
+    fee_minor: int | None = Field(None, description="in the currency's minor unit (fen, cents)")
+    currency: str | None = None
+    payer: str | None = None
+    fee_when: str | None = Field(None, description="e.g. 'only if the intercept completes' (UPS)")
+    message: str = ""
+    types: list[InterceptType] = []
+
+
 class PreviewParcelOut(Out):
     waybill_no: str
     carrier: str
     tracking_status: TrackingStatus
     can_intercept: bool
     reason: str | None = Field(description="why not, in the intercept reason vocabulary")
-    fee_fen: int | None = Field(description="not published by Chinese carriers: null until known")
-    fee_payer: str
+    fee_fen: int | None = Field(description="the fee in fen when the carrier quoted one in CNY; null when unknown "
+                                            "(no Chinese carrier publishes its intercept fee)")
+    fee_payer: str = Field(description="who pays the fee: sender, recipient, third_party, monthly_account")
+    intercept_types: list[InterceptType] = Field(description="the intercept types lanjie can send for this parcel")
+    carrier_check: CarrierCheckOut | None = Field(
+        description="the carrier's own eligibility and fee answer, asked live; null when it has no such check")
     items: list[ItemOut]
     other_items_value_fen: int | None = Field(description="goods in the parcel beyond this refund (合包)")
     shared_with_other_items: bool

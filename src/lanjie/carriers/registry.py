@@ -81,3 +81,21 @@ def describe(name: str, cls: type[Carrier]) -> CarrierInfo:
         couriers=getattr(cls, "couriers", None), intercept_types=frozenset(getattr(cls, "intercept_types", ())),
         intercept_via=getattr(cls, "intercept_via", None), credential_names=tuple(getattr(cls, "credential_names", ())),
         rate_limit_per_second=float(getattr(cls, "rate_limit_per_second", 0.0)))
+
+
+def credential_problem(cls: type[Carrier], credentials: Mapping[str, str]) -> str | None:
+    """What is wrong with credentials for a plugin (naming the field), or None.
+
+    Every name in ``credential_names`` is required and no other name is taken (a typo would otherwise
+    be stored and fail only at the first carrier call); a plugin may add rules of its own with a
+    ``check_credentials(credentials) -> str | None`` class method (Kuaidi100: the salt's length).
+    """
+    expected = tuple(getattr(cls, "credential_names", ()))
+    for name in expected:
+        if not credentials.get(name):
+            return f"credentials.{name} is required"
+    unknown = sorted(set(credentials) - set(expected))
+    if expected and unknown:
+        return f"credentials.{unknown[0]} is not a credential of {cls.name} (it takes {', '.join(expected)})"
+    check = getattr(cls, "check_credentials", None)
+    return check(credentials) if check is not None else None

@@ -80,12 +80,26 @@ class Shipment:
             "order_id": shipment.order_id}))
         return shipment
 
+    def correct_carrier_code(self, code: str, *, reported_by: str) -> bool:
+        """The carrier says the courier code was wrong (Kuaidi100 autoCheck): take the right one."""
+        if not code or code == self.carrier_code:
+            return False
+        previous, self.carrier_code = self.carrier_code, code
+        self.events.append(Event("shipment.carrier_corrected", "shipment", self.id, {
+            "waybill_no": self.waybill_no, "from": previous, "to": code, "reported_by": reported_by}))
+        return True
+
     def apply_tracking(self, status: TrackingStatus, at: datetime,
                        history: list[dict[str, Any]], subscription: str = "") -> bool:
-        """Take a carrier's tracking snapshot if it is newer than what we hold (event time wins, not arrival)."""
+        """Take a carrier's tracking snapshot if it is newer than what we hold (event time wins, not arrival).
+
+        Two scans can share a timestamp (carriers report whole seconds): at the same time, the history
+        with more scans is the newer one.
+        """
         if subscription:
             self.subscription = subscription
-        if self.tracking_at is not None and at <= self.tracking_at:
+        if self.tracking_at is not None and (at < self.tracking_at or (
+                at == self.tracking_at and len(history) <= len(self.tracking_events))):
             return False
         previous = self.tracking_status
         self.tracking_status, self.tracking_at, self.tracking_events = status, at, history
@@ -311,6 +325,29 @@ class AfterSale:
         icpt.reason, icpt.message, icpt.outcome_at = reason, message, now
         self._record("intercept.failed", "intercept", icpt.id, reason=reason, message=message)
         self._fall_back_if_stuck()
+
+    def request_intercept_cancel(self, intercept_id: str, now: datetime) -> Intercept:
+        """Withdraw an accepted intercept before it took effect (the carrier decides whether it still can)."""
+        icpt = self.intercept(intercept_id)
+        if icpt.status != InterceptStatus.submitted:
+            raise IllegalTransition("intercept", icpt.status, InterceptStatus.cancel_requested)
+        icpt.move(InterceptStatus.cancel_requested)
+        self._record("intercept.cancel_requested", "intercept", icpt.id, task_id=icpt.task_id)
+        return icpt
+
+    def intercept_cancelled(self, intercept_id: str, *, message: str, now: datetime) -> None:
+        """The carrier withdrew the intercept: the parcel goes on to the buyer."""
+        icpt = self.intercept(intercept_id)
+        icpt.move(InterceptStatus.cancelled)
+        icpt.message, icpt.outcome_at = message, now
+        self._record("intercept.cancelled", "intercept", icpt.id, message=message)
+        self._fall_back_if_stuck()
+
+    def intercept_cancel_refused(self, intercept_id: str, *, message: str) -> None:
+        """Too late to withdraw: the intercept runs on and its outcome still comes (cancel_requested stays)."""
+        icpt = self.intercept(intercept_id)
+        icpt.message = message
+        self._record("intercept.cancel_refused", "intercept", icpt.id, message=message)
 
     def _fall_back_if_stuck(self) -> None:
         # Any parcel without an intercept that may still work sends the case to a person

@@ -84,6 +84,7 @@ class Subscription:
     last_body: PushBody | None = None  # the newest snapshot sent, for the out-of-order fault
     acked_scans: int = 0  # scans in the newest snapshot acknowledged
     watch: int = 0  # version of the pending abort check
+    corrected_to: str = ""  # set when aborted for a wrong carrier code (autoCheck): the right code
 
 
 class ParamError(ValueError):
@@ -256,7 +257,11 @@ class Kuaidi100Twin:
         current = self.subscriptions.get((account.key, number))
         if current is not None and current.status == "polling":
             return answer(SubscribeCode.duplicate, "重复订阅：该单号正在跟踪中")
-        if current is not None and current.ended_at is not None and now - current.ended_at < _RESUBSCRIBE_AFTER:
+        corrected = current is not None and bool(current.corrected_to) and canonical_carrier(company) == \
+            canonical_carrier(current.corrected_to)
+        # Sandbox choice: resubscribing under the code Kuaidi100 itself corrected to is allowed at once.
+        if current is not None and current.ended_at is not None and not corrected and \
+                now - current.ended_at < _RESUBSCRIBE_AFTER:
             return answer(SubscribeCode.duplicate, "重复订阅：单号跟踪结束后 30 分钟内不可重新订阅")
         history = [at for at in self._history.get((account.key, number), []) if now - at < _MONTH]
         if len(history) >= _SUBSCRIPTIONS_PER_MONTH:
@@ -268,8 +273,13 @@ class Kuaidi100Twin:
         self.subscriptions[(account.key, number)] = subscription
         self._by_number.setdefault(number, []).append(subscription)
         parcel = self._parcel_for(subscription)
-        if parcel is not None and parcel.scans:
-            first_at = now + timedelta(seconds=self.world.config.first_push_seconds)
+        misfiled = self.world.parcels.get(number)
+        first_at = now + timedelta(seconds=self.world.config.first_push_seconds)
+        if parcel is None and misfiled is not None and misfiled.scans:
+            # The number is known under another carrier: Kuaidi100 corrects the code (autoCheck) and
+            # ends this subscription; the subscriber resubscribes under the right code.
+            self.world.schedule(first_at, lambda _at: self._push_correction(subscription, misfiled))
+        elif parcel is not None and parcel.scans:
             self.world.schedule(first_at, lambda _at: self._push_if_polling(subscription))
         else:
             self._arm_abort(subscription, now + timedelta(seconds=self.world.config.abort_no_record_seconds))
@@ -303,12 +313,22 @@ class Kuaidi100Twin:
         message = "60天无变化" if parcel is not None and parcel.scans else "3天查询无记录"
         self._push(subscription, parcel, status="abort", message=message)
 
+    def _push_correction(self, subscription: Subscription, parcel: Parcel) -> None:
+        if subscription.status != "polling":
+            return
+        subscription.corrected_to = parcel.carrier_code
+        message = f"快递公司编码有误，已自动更正为 {parcel.carrier_code}"
+        self._push(subscription, parcel, status="abort", message=message,
+                   correction=(subscription.company, parcel.carrier_code))
+
     def _push(self, subscription: Subscription, parcel: Parcel | None, status: str = "",
-              message: str = "") -> None:
+              message: str = "", correction: tuple[str, str] | None = None) -> None:
         scans = list(parcel.scans) if parcel is not None else []
         if not status:
             status = "shutdown" if parcel is not None and parcel.finished else "polling"
-        param = dumps(push_param(status, last_result(subscription.company, subscription.number, scans), message))
+        company = correction[1] if correction else subscription.company
+        param = dumps(push_param(status, last_result(company, subscription.number, scans), message,
+                                 correction=correction))
         body = PushBody.form({"param": param, "sign": push_sign(param, subscription.salt)})
         stale, subscription.last_body = subscription.last_body, body
         if status == "polling":

@@ -178,15 +178,19 @@ def last_result(com: str, number: str, scans: Sequence[Scan], *, newest_first: b
     }
 
 
-def push_param(status: str, result: dict[str, Any], message: str = "") -> dict[str, Any]:
-    """The ``param`` of a tracking push; ``status`` is polling, shutdown or abort."""
+def push_param(status: str, result: dict[str, Any], message: str = "",
+               correction: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The ``param`` of a tracking push; ``status`` is polling, shutdown or abort.
+
+    ``correction`` = (old code, new code) when Kuaidi100 corrected a wrong carrier code (``autoCheck``).
+    """
     return {
         "status": status,
         "billstatus": "",
         "message": message,
-        "autoCheck": "0",
-        "comOld": "",
-        "comNew": "",
+        "autoCheck": "1" if correction else "0",
+        "comOld": correction[0] if correction else "",
+        "comNew": correction[1] if correction else "",
         "lastResult": result,
     }
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 import httpx
 
-from lanjie.carriers.base import Carrier, CarrierAccount
+from lanjie.carriers.base import Capability, Carrier, CarrierAccount
+from lanjie.domain.states import InterceptType
 from lanjie.service.ratelimit import RateLimits
 from lanjie.service.shops import AccountRecord
 from lanjie.settings import Settings
@@ -51,6 +52,21 @@ class CarrierGateway:
     def intercept_plugin(self, carrier: str) -> str:
         """The plugin that intercepts for ``carrier``: itself, or the aggregator it names (``intercept_via``)."""
         return getattr(self.registry.get(carrier), "intercept_via", None) or carrier
+
+    def offered_types(self, carrier: str) -> frozenset[InterceptType]:
+        """The intercept types lanjie can send for ``carrier``'s parcels (through its aggregator if need be)."""
+        cls = self.registry.get(self.intercept_plugin(carrier))
+        if cls is None or Capability.intercept not in cls.capabilities:
+            return frozenset()
+        return frozenset(getattr(cls, "intercept_types", frozenset(InterceptType)))
+
+    def can_cancel(self, carrier: str) -> bool:
+        cls = self.registry.get(self.intercept_plugin(carrier))
+        return cls is not None and Capability.cancel_intercept in cls.capabilities
+
+    def can_precheck(self, carrier: str) -> bool:
+        cls = self.registry.get(self.intercept_plugin(carrier))
+        return cls is not None and Capability.precheck in cls.capabilities
 
     def callback_url(self, account: AccountRecord) -> str:
         base = self.settings.public_base_url.rstrip("/")

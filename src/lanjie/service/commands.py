@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ CONFIRM_INTERCEPT = "intercept.confirm"
 EXECUTE_REFUND = "refund.execute"
 SUBSCRIBE_TRACKING = "tracking.subscribe"
 PROCESS_INBOX = "inbox.process"
+CANCEL_INTERCEPT = "intercept.cancel"
+POLL_TRACKING = "tracking.poll"
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,13 @@ def load_case(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
 
 
 def request_intercepts(uow: UnitOfWork, shop_id: str, case_id: str, *, type: InterceptType,
-                       address: Party | None = None, waybill_nos: list[str] | None = None) -> list[Intercept]:
-    """Ask the carrier to stop the case's parcels; the answer comes back as events."""
+                       address: Party | None = None, waybill_nos: list[str] | None = None,
+                       offered: Callable[[str], frozenset[InterceptType]] | None = None) -> list[Intercept]:
+    """Ask the carrier to stop the case's parcels; the answer comes back as events.
+
+    ``offered`` names the intercept types a parcel's carrier plugin can send (from the gateway);
+    a type the carrier does not offer is refused before anything is written.
+    """
     case = load_case(uow, shop_id, case_id)
     targets = [uow.shipment(shop_id, sid) for sid in case.shipment_ids]
     parcels = [s for s in targets if s is not None]
@@ -106,6 +114,12 @@ def request_intercepts(uow: UnitOfWork, shop_id: str, case_id: str, *, type: Int
         if unknown:
             raise RuleViolation("waybill_nos", f"not parcels of this case: {', '.join(sorted(unknown))}")
         parcels = [s for s in parcels if s.waybill_no in waybill_nos]
+    for s in parcels:
+        types = offered(s.carrier) if offered is not None else None
+        if types is not None and type not in types:
+            choices = ", ".join(sorted(types)) or "none: it cannot intercept"
+            raise RuleViolation("type", f"{s.carrier} cannot send a {type} intercept for {s.waybill_no} "
+                                        f"(it offers {choices})")
     created = [case.request_intercept(intercept_id=new_id("icp"), shipment=s, type=type, now=uow.now,
                                       address=address) for s in parcels]
     uow.save(case)
@@ -127,16 +141,33 @@ def preview_intercepts(uow: UnitOfWork, shop_id: str, case_id: str) -> list[dict
             blocked = "already_intercepted"
         goods_fen = sum(i.qty * i.price_fen for i in s.items)
         answers.append({
+            "shipment_id": s.id, "phone_tail": s.recipient.phone[-4:],
             "waybill_no": s.waybill_no, "carrier": f"{s.carrier}:{s.carrier_code}",
             "tracking_status": s.tracking_status, "can_intercept": blocked is None, "reason": blocked,
-            # No Chinese carrier publishes its intercept fee; it is known only after the fact.
-            "fee_fen": None, "fee_payer": "SHIPPER",
+            # No Chinese carrier publishes its intercept fee; a carrier precheck (UPS charges) fills it in.
+            "fee_fen": None, "fee_payer": "sender", "carrier_check": None,
             "items": [vars(i) for i in s.items],
             # 合包: more goods in the parcel than this refund covers means other items travel with it.
             "other_items_value_fen": max(0, goods_fen - case.refund_fen) if len(case.shipment_ids) == 1 else None,
             "shared_with_other_items": len(case.shipment_ids) == 1 and goods_fen > case.refund_fen,
         })
     return answers
+
+
+def cancel_intercept(uow: UnitOfWork, shop_id: str, case_id: str, intercept_id: str, *,
+                     can_cancel: Callable[[str], bool]) -> Intercept:
+    """Ask the carrier to withdraw an accepted intercept; ``can_cancel(plugin)`` says who can."""
+    case = load_case(uow, shop_id, case_id)
+    icpt = case.intercept(intercept_id)
+    shipment = uow.shipment(shop_id, icpt.shipment_id)
+    assert shipment is not None
+    if not can_cancel(shipment.carrier):
+        raise RuleViolation("not_supported", f"{shipment.carrier} offers no way to cancel an intercept")
+    case.request_intercept_cancel(intercept_id, uow.now)
+    uow.save(case)
+    uow.enqueue(CANCEL_INTERCEPT, {"shop_id": shop_id, "case_id": case.id, "intercept_id": icpt.id},
+                key=f"cancel:{icpt.id}", shop_id=shop_id, concurrency_key=f"carrier:{shipment.carrier}")
+    return icpt
 
 
 def mark_received(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:

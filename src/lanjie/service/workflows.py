@@ -7,9 +7,10 @@ leaves either nothing or everything, and the next attempt knows what it must che
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from lanjie.carriers.base import Address as CarrierAddress
 from lanjie.carriers.base import (
+    Capability,
     Carrier,
     InterceptOutcome,
     InterceptRequest,
@@ -61,6 +63,8 @@ class Workflows:
             commands.EXECUTE_REFUND: self.execute_refund,
             commands.SUBSCRIBE_TRACKING: self.subscribe_tracking,
             commands.PROCESS_INBOX: self.process_inbox,
+            commands.CANCEL_INTERCEPT: self.cancel_intercept,
+            commands.POLL_TRACKING: self.poll_tracking,
         }
 
     def uow(self, shop_id: str) -> UnitOfWork:
@@ -168,6 +172,13 @@ class Workflows:
         def answer(u: UnitOfWork, case: AfterSale) -> None:
             if ack.accepted:
                 case.intercept_acknowledged(icpt.id, task_id=ack.task_id, now=u.now, duplicate=ack.duplicate)
+                # A push may have beaten this answer (the parcel already turned back, or was delivered):
+                # it found no submitted intercept to confirm then, so confirm now.
+                parcel = u.shipment(case.shop_id, icpt.shipment_id)
+                if parcel is not None and parcel.tracking_status in _OUTCOME_STATUSES:
+                    outcome = InterceptOutcome.failed if parcel.tracking_status == TrackingStatus.delivered \
+                        else InterceptOutcome.succeeded
+                    _queue_confirmation(u, case.shop_id, parcel.waybill_no, outcome, trigger=f"ack:{icpt.id}")
             else:
                 case.intercept_refused(icpt.id, reason=ack.reason or InterceptReason.carrier_error,
                                        message=ack.message, now=u.now)
@@ -217,6 +228,55 @@ class Workflows:
         await self._db(lambda: self._apply(job, adapter, lambda u, c: _apply_state(c, icpt.id, state, u.now,
                                                                                   pushed=hint)))
 
+    # ------------------------------------------------------------------ intercept.cancel
+    async def cancel_intercept(self, job: jobs.Job) -> None:
+        """Ask the carrier to withdraw the intercept; too late means it runs on to its outcome."""
+        p = job.payload
+
+        def load() -> tuple[Shipment, Carrier, Intercept] | None:
+            with self.uow(p["shop_id"]) as u:
+                case = commands.load_case(u, p["shop_id"], p["case_id"])
+                icpt = case.intercept(p["intercept_id"])
+                if icpt.status != InterceptStatus.cancel_requested:
+                    self._finish(u, job)
+                    return None
+                shipment, adapter, _ = self._parcel(u, case, icpt)
+                return shipment, adapter, icpt
+
+        loaded = await self._db(load)
+        if loaded is None:
+            return
+        shipment, adapter, icpt = loaded
+        if job.attempts > 1:
+            # An earlier attempt may have reached the carrier before its answer was lost: if the
+            # carrier no longer knows the intercept, that cancel took effect.
+            state = await self._query(job, adapter, shipment, icpt)
+            if state.outcome == InterceptOutcome.not_found:
+                await self._db(lambda: self._apply(job, adapter, lambda u, c: c.intercept_cancelled(
+                    icpt.id, message="cancelled (confirmed by a query after a lost answer)", now=u.now)))
+                return
+        try:
+            answer = await adapter.cancel_intercept(shipment.carrier_code, shipment.waybill_no, icpt.task_id)
+        except CarrierRejected as exc:
+            rejected = exc
+            if rejected.reason == InterceptReason.rate_limited:
+                await self._db(lambda: self._apply(job, adapter, lambda u, c: None, finish=False))
+                raise
+            await self._db(lambda: self._apply(job, adapter, lambda u, c: c.intercept_cancel_refused(
+                icpt.id, message=f"{rejected.code}: {rejected.message}")))
+            return
+        except CarrierError:
+            await self._db(lambda: self._apply(job, adapter, lambda u, c: None, finish=False))
+            raise
+
+        def record(u: UnitOfWork, case: AfterSale) -> None:
+            if answer.accepted:
+                case.intercept_cancelled(icpt.id, message=answer.message, now=u.now)
+            else:
+                case.intercept_cancel_refused(icpt.id, message=answer.message)
+
+        await self._db(lambda: self._apply(job, adapter, record))
+
     # ------------------------------------------------------------------ refund.execute
     async def execute_refund(self, job: jobs.Job) -> None:
         """Approve and record the refund under its fixed number (the REST channel pays on our event)."""
@@ -248,6 +308,14 @@ class Workflows:
                 return s, self.gateway.adapter(account), account
 
         shipment, adapter, account = await self._db(load)
+        if Capability.subscribe not in adapter.capabilities:
+            # No tracking push (UPS, JD): lanjie asks for the trace itself, from now until it ends.
+            def start_polling() -> None:
+                with self.uow(p["shop_id"]) as u:
+                    _enqueue_poll(u, shipment.shop_id, shipment.id, 0, u.now)
+                    self._finish(u, job)
+            await self._db(start_polling)
+            return
         try:
             await adapter.subscribe(Subscription(shipment.carrier_code, shipment.waybill_no,
                                                  self.gateway.callback_url(account), shipment.recipient.phone[-4:]))
@@ -264,6 +332,54 @@ class Workflows:
         with self.uow(job.payload["shop_id"]) as u:
             self._finish(u, job)
 
+    # ------------------------------------------------------------------ tracking.poll
+    async def poll_tracking(self, job: jobs.Job) -> None:
+        """Query a push-less carrier's trace, apply it, and come back later unless the parcel's journey ended."""
+        p = job.payload
+
+        def load() -> tuple[Shipment, Carrier] | None:
+            with self.uow(p["shop_id"]) as u:
+                s = u.shipment(p["shop_id"], p["shipment_id"])
+                if s is None:
+                    raise PermanentJobError(f"shipment {p['shipment_id']} is gone")
+                if s.tracking_status in _JOURNEY_OVER:
+                    self._finish(u, job)
+                    return None
+                account = shops.account_for(u.conn, s.shop_id, s.carrier)
+                if account is None:
+                    raise PermanentJobError(f"no {s.carrier} account for shop {s.shop_id}")
+                return s, self.gateway.adapter(account)
+
+        loaded = await self._db(load)
+        if loaded is None:
+            return
+        shipment, adapter = loaded
+        try:
+            snapshot = await adapter.query_tracking(shipment.carrier_code, shipment.waybill_no,
+                                                    shipment.recipient.phone[-4:])
+        except CarrierError:
+            await self._db(lambda: self._record_only(p["shop_id"], shipment, adapter))
+            raise
+
+        def apply() -> None:
+            with self.uow(p["shop_id"]) as u:
+                u.record_exchanges(shop_id=shipment.shop_id, carrier=shipment.carrier, aftersale_id=None,
+                                   subject_id=shipment.id, exchanges=adapter.exchanges)
+                _apply_tracking(u, p["shop_id"], snapshot, trigger=f"poll{job.id}")
+                if snapshot.status not in _JOURNEY_OVER:
+                    _enqueue_poll(u, shipment.shop_id, shipment.id, int(p.get("n", 0)) + 1,
+                                  u.now + timedelta(seconds=self.gateway.settings.tracking_poll_seconds))
+                self._finish(u, job)
+
+        await self._db(apply)
+
+    def _record_only(self, shop_id: str, shipment: Shipment, adapter: Carrier) -> None:
+        with self.uow(shop_id) as u:
+            u.record_exchanges(shop_id=shipment.shop_id, carrier=shipment.carrier, aftersale_id=None,
+                               subject_id=shipment.id, exchanges=adapter.exchanges)
+            u.commit()
+        adapter.exchanges.clear()
+
     # ------------------------------------------------------------------ inbox.process
     async def process_inbox(self, job: jobs.Job) -> None:
         """Apply a stored carrier push: tracking moves the parcel; an outcome is queued for confirmation."""
@@ -279,7 +395,8 @@ class Workflows:
                 account = shops.account_for(u.conn, row.shop_id, row.carrier)
                 if account is None:
                     raise PermanentJobError(f"no {row.carrier} account for shop {row.shop_id}")
-                push = self.gateway.adapter(account).parse_push(bytes(row.body), row.content_type)
+                push = self.gateway.adapter(account).parse_push(bytes(row.body), row.content_type,
+                                                                json.loads(row.headers or "{}"))
                 if push.tracking is not None:
                     _apply_tracking(u, row.shop_id, push.tracking, trigger=f"inbox{row.id}")
                 if push.intercept is not None:
@@ -311,16 +428,45 @@ def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any, *, trigger: str) -> 
     if shipment is None:
         log.warning("tracking push for unknown waybill %s (shop %s)", snap.waybill_no, shop_id)
         return
+    if snap.corrected_carrier_code and shipment.correct_carrier_code(snap.corrected_carrier_code,
+                                                                        reported_by=trigger):
+        # The old subscription was aborted for the wrong code: subscribe again under the right one.
+        u.enqueue(commands.SUBSCRIBE_TRACKING, {"shop_id": shop_id, "shipment_id": shipment.id},
+                  key=f"subscribe:{shipment.id}:{shipment.carrier_code}", shop_id=shop_id)
     newest_at = snap.events[0].at if snap.events else None
+    status = snap.status
     history = [{"at": e.at.isoformat(), "status": e.status, "code": e.code, "description": e.description,
                 "location": e.location} for e in snap.events]
-    if newest_at is None or not shipment.apply_tracking(snap.status, newest_at, history, snap.subscription):
+    if snap.incremental and history:
+        # Only the new scans came (SF, ZTO, J&T): merge them into what we hold; the newest by event
+        # time decides the status, whatever order the pushes arrived in.
+        history = merge_history(shipment.tracking_events or [], history)
+        status, newest_at = TrackingStatus(history[0]["status"]), datetime.fromisoformat(history[0]["at"])
+    if newest_at is None or not shipment.apply_tracking(status, newest_at, history, snap.subscription):
+        if snap.incremental and history and len(history) > len(shipment.tracking_events or []):
+            shipment.tracking_events = history  # an older scan arriving late still belongs in the history
         u.save(shipment)
         return
     u.save(shipment)
-    if snap.status in _OUTCOME_STATUSES:
-        outcome = InterceptOutcome.failed if snap.status == TrackingStatus.delivered else InterceptOutcome.succeeded
+    if status in _OUTCOME_STATUSES:
+        outcome = InterceptOutcome.failed if status == TrackingStatus.delivered else InterceptOutcome.succeeded
         _queue_confirmation(u, shop_id, snap.waybill_no, outcome, trigger=trigger)
+
+
+#: Tracking statuses after which a parcel's trace no longer changes: polling stops.
+_JOURNEY_OVER = frozenset({TrackingStatus.delivered, TrackingStatus.returned, TrackingStatus.lost,
+                           TrackingStatus.damaged, TrackingStatus.expired})
+
+
+def _enqueue_poll(u: UnitOfWork, shop_id: str, shipment_id: str, n: int, run_at: datetime) -> None:
+    u.enqueue(commands.POLL_TRACKING, {"shop_id": shop_id, "shipment_id": shipment_id, "n": n},
+              key=f"poll:{shipment_id}:{n}", shop_id=shop_id, run_at=run_at)
+
+
+def merge_history(held: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scans held plus scans pushed, each once (same time, code and text), newest first."""
+    merged = {(h["at"], h["code"], h["description"]): h for h in [*held, *new]}
+    return sorted(merged.values(), key=lambda h: datetime.fromisoformat(h["at"]), reverse=True)
 
 
 def _queue_confirmation(u: UnitOfWork, shop_id: str, waybill_no: str, outcome: InterceptOutcome, *,

@@ -64,11 +64,12 @@ def add_shipment(conn: sa.Connection, shipment: Shipment) -> None:
 
 
 def save_shipment(conn: sa.Connection, shipment: Shipment, now: datetime) -> None:
-    """Write a parcel's tracking back."""
+    """Write a parcel's tracking (and a corrected courier code) back."""
     shipment.updated_at = now
     conn.execute(t.shipments.update().where(t.shipments.c.id == shipment.id).values(
         tracking_status=shipment.tracking_status, tracking_at=shipment.tracking_at,
-        tracking_events=shipment.tracking_events, subscription=shipment.subscription, updated_at=now))
+        tracking_events=shipment.tracking_events, subscription=shipment.subscription,
+        carrier_code=shipment.carrier_code, updated_at=now))
 
 
 def get_shipment(conn: sa.Connection, *, shop_id: str, shipment_id: str) -> Shipment | None:

@@ -220,6 +220,8 @@ inbox = sa.Table(
     sa.Column("message_key", sa.String(128), nullable=False),
     sa.Column("content_type", sa.String(128), nullable=False),
     sa.Column("body", sa.LargeBinary(), nullable=False),  # the raw bytes, as signed
+    # The request headers as JSON (names lower-cased): some carriers sign in a header.
+    sa.Column("headers", sa.Text(), nullable=False, server_default="{}"),
     sa.Column("received_at", UTCDateTime(), nullable=False),
     sa.Column("processed_at", UTCDateTime()),
     sa.UniqueConstraint("shop_id", "carrier", "message_key"),

@@ -18,6 +18,7 @@ from lanjie.api.responses import (
     CaseListOut,
     CaseOut,
     CaseSummaryOut,
+    InterceptOut,
     InterceptsAcceptedOut,
     PreviewOut,
 )
@@ -26,6 +27,7 @@ from lanjie.domain.model import Party
 from lanjie.domain.states import CaseStatus, CaseType
 from lanjie.service import commands
 from lanjie.service.ids import utcnow
+from lanjie.service.preview import add_carrier_checks
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.store import tables as t
 
@@ -100,11 +102,16 @@ async def get_case(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
 @router.post("/{case_id}/intercept-preview", summary="Per parcel: can it be intercepted, why not, fee, other items",
              response_model=PreviewOut, responses=PROBLEMS)
 async def preview(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
+    container = request.app.state.container
+
     def read() -> Any:
-        with UnitOfWork(request.app.state.container.for_shop(shop_id, read_only=True), utcnow(), read_only=True) as uow:
-            return JSONResponse({"aftersale_id": case_id,
-                                 "parcels": commands.preview_intercepts(uow, shop_id, case_id)})
-    return await anyio.to_thread.run_sync(read)
+        with UnitOfWork(container.for_shop(shop_id, read_only=True), utcnow(), read_only=True) as uow:
+            return commands.preview_intercepts(uow, shop_id, case_id)
+    parcels = await anyio.to_thread.run_sync(read)
+    await add_carrier_checks(container.gateway, container.for_shop(shop_id), shop_id, case_id, parcels, utcnow())
+    for parcel in parcels:
+        del parcel["shipment_id"], parcel["phone_tail"]
+    return JSONResponse({"aftersale_id": case_id, "parcels": parcels})
 
 
 @router.post("/{case_id}/intercepts", status_code=202, response_model=InterceptsAcceptedOut, responses=PROBLEMS,
@@ -115,11 +122,25 @@ async def intercept(case_id: ObjectId, body: InterceptIn, request: Request, shop
 
     def work(uow: UnitOfWork) -> Any:
         created = commands.request_intercepts(uow, shop_id, case_id, type=body.type, address=address,
-                                              waybill_nos=body.waybill_nos)
+                                              waybill_nos=body.waybill_nos,
+                                              offered=request.app.state.container.gateway.offered_types)
         waybills = {i.shipment_id: uow.shipment(shop_id, i.shipment_id) for i in created}
         return {"aftersale_id": case_id,
                 "intercepts": [views.intercept(i, getattr(waybills[i.shipment_id], "waybill_no", None))
                                for i in created]}
+    return await idempotent(request, shop_id, 202, work, on_commit=request.app.state.container.wake)
+
+
+@router.post("/{case_id}/intercepts/{intercept_id}/cancel", status_code=202, response_model=InterceptOut,
+             responses=PROBLEMS, summary="Ask the carrier to withdraw an accepted intercept (SF, UPS)")
+async def cancel_intercept(case_id: ObjectId, intercept_id: ObjectId, request: Request, shop_id: Shop,
+                           _: IdempotencyKey = None) -> Any:
+    gateway = request.app.state.container.gateway
+
+    def work(uow: UnitOfWork) -> Any:
+        icpt = commands.cancel_intercept(uow, shop_id, case_id, intercept_id, can_cancel=gateway.can_cancel)
+        shipment = uow.shipment(shop_id, icpt.shipment_id)
+        return views.intercept(icpt, getattr(shipment, "waybill_no", None))
     return await idempotent(request, shop_id, 202, work, on_commit=request.app.state.container.wake)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Annotated, Any
 
 import anyio
@@ -15,6 +16,7 @@ from lanjie.api.problems import Problem
 from lanjie.api.responses import PROBLEMS, CarrierAccountListOut, CarrierAccountOut, ShopOut
 from lanjie.api.schemas import CarrierAccountIn, SettlementPolicyIn
 from lanjie.carriers.errors import MalformedPush, SignatureInvalid
+from lanjie.carriers.registry import credential_problem
 from lanjie.service import commands, shops
 from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
@@ -23,6 +25,7 @@ from lanjie.store import tables as t
 router = APIRouter(tags=["carriers"])
 Shop = Annotated[str, Depends(current_shop)]
 MAX_PUSH_BYTES = 256 * 1024
+_UNKEPT_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 @router.post("/v1/carriers/{carrier}/callbacks/{token}",
@@ -34,6 +37,9 @@ async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
     if len(body) > MAX_PUSH_BYTES:
         raise Problem(413, "Push too large", f"pushes are limited to {MAX_PUSH_BYTES} bytes")
     content_type = request.headers.get("content-type", "")
+    # Kept with the body (processing verifies again); credentials a proxy may add are not.
+    headers = {name.lower(): value for name, value in request.headers.items()
+               if name.lower() not in _UNKEPT_HEADERS}
 
     def receive() -> Response:
         with UnitOfWork(container.engine, utcnow(), on_commit=container.wake) as uow:
@@ -42,7 +48,7 @@ async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
                 raise Problem(404, "Not found", "no such callback endpoint")
             adapter = container.gateway.adapter(account)
             try:
-                push = adapter.parse_push(body, content_type)
+                push = adapter.parse_push(body, content_type, headers)
             except SignatureInvalid as exc:
                 raise Problem(401, "Signature invalid", str(exc) or "push signature did not verify",
                               type_="/problems/signature-invalid") from None
@@ -51,7 +57,7 @@ async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
             key = push.message_key or hashlib.sha256(body).hexdigest()
             insert = _insert_ignore(uow.conn).values(
                 shop_id=account.shop_id, carrier=carrier, message_key=key, content_type=content_type,
-                body=body, received_at=uow.now)
+                body=body, headers=json.dumps(headers, ensure_ascii=False), received_at=uow.now)
             inserted = uow.conn.execute(insert.returning(t.inbox.c.id)).scalar()
             if inserted is not None:  # a duplicate is acknowledged without being processed again
                 uow.enqueue(commands.PROCESS_INBOX, {"shop_id": account.shop_id, "inbox_id": inserted},
@@ -85,13 +91,9 @@ async def set_account(body: CarrierAccountIn, request: Request, shop_id: Shop,
     if body.carrier not in container.gateway.registry:
         raise Problem(422, "Unknown carrier", f"unknown carrier {body.carrier!r}; known: "
                       f"{', '.join(sorted(container.gateway.registry))}", field="carrier")
-    if body.carrier == "kuaidi100":
-        missing = [f for f in ("key", "customer", "secret", "salt") if not body.credentials.get(f)]
-        if missing:
-            raise Problem(422, "Missing credentials", f"credentials.{missing[0]} is required", field="credentials")
-        if len(body.credentials["salt"]) < 32:
-            raise Problem(422, "Weak salt", "credentials.salt must be at least 32 characters: pushes are "
-                          "verified with it", field="credentials.salt")
+    problem = credential_problem(container.gateway.registry[body.carrier], body.credentials)
+    if problem is not None:
+        raise Problem(422, "Invalid credentials", problem, field=problem.split(" ", 1)[0])
 
     def work(uow: UnitOfWork) -> Any:
         return _account_view(container, shops.upsert_carrier_account(uow.conn, shop_id, body.carrier,

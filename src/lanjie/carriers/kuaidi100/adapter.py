@@ -65,6 +65,13 @@ class Kuaidi100:
         self.exchanges: list[Exchange] = []
         self._http = CarrierHttp(self.name, client, self._secrets, self.exchanges, account.limiter)
 
+    @classmethod
+    def check_credentials(cls, credentials: Mapping[str, str]) -> str | None:
+        """Pushes are verified with the salt lanjie chose: a short one is guessable."""
+        if len(credentials.get("salt", "")) < 32:
+            return "credentials.salt must be at least 32 characters: pushes are verified with it"
+        return None
+
     # -- operations ---------------------------------------------------------------------------------
 
     async def intercept(self, request: InterceptRequest) -> InterceptAck:
