@@ -17,18 +17,42 @@ from lanjie.carriers import (
     resolve,
 )
 from lanjie.carriers.kuaidi100 import Kuaidi100
+from lanjie.domain.states import InterceptType
 
 from .kuaidi100_support import ACCOUNT
 
+PLUGINS = {"jd": "JD", "jtexpress": "JT", "kdniao": "Kdniao", "kuaidi100": "Kuaidi100", "sf": "SF", "sto": "STO",
+           "ups": "UPS", "yunda": "Yunda", "zto": "ZTO"}
+
 
 def test_the_installed_plugins_are_loaded_from_the_entry_point_group() -> None:
-    assert load_carriers() == {"kuaidi100": Kuaidi100}
+    loaded = load_carriers()
+    assert {name: cls.__name__ for name, cls in loaded.items()} == PLUGINS
+    assert all(cls.__module__.startswith(f"lanjie.carriers.{name}") and cls.name == name
+               for name, cls in loaded.items())
 
 
 def test_the_capability_table_lists_what_each_plugin_can_do() -> None:
-    assert capability_table() == [CarrierInfo("kuaidi100", frozenset({
-        Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
-        Capability.query_tracking}))]
+    table = capability_table()
+    assert [info.name for info in table] == sorted(PLUGINS)
+    assert table[[i.name for i in table].index("kuaidi100")] == CarrierInfo(
+        "kuaidi100", "Kuaidi100 快递100 (aggregator)", frozenset({
+            Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
+            Capability.query_tracking}), None,
+        frozenset({InterceptType.return_to_sender, InterceptType.return_to_outlet, InterceptType.redirect}),
+        None, ("key", "customer", "secret", "salt"), 20.0)
+    for info in table:
+        # A plugin either intercepts itself or names the aggregator that does it for it, never both.
+        assert (Capability.intercept in info.capabilities) != (info.intercept_via is not None), info.name
+        assert bool(info.intercept_types) == (Capability.intercept in info.capabilities), info.name
+        assert info.credential_names and info.rate_limit_per_second > 0, info.name
+
+
+def test_a_native_plugin_serves_only_its_own_couriers() -> None:
+    assert resolve("sf:sf") == ("sf", "sf") and resolve("kdniao:zto") == ("kdniao", "zto")
+    with pytest.raises(ValueError) as caught:
+        resolve("sf:zto")
+    assert str(caught.value) == "carrier plugin 'sf' serves only sf, shunfeng, not 'zto'"
 
 
 @pytest.mark.parametrize(("name", "resolved"), [
@@ -43,7 +67,7 @@ def test_a_carrier_name_resolves_to_plugin_and_courier(name: str, resolved: tupl
     assert DEFAULT_PLUGIN == "kuaidi100"
 
 
-@pytest.mark.parametrize("name", ["kdniao:zto", "ups:1z", "a:b:zto"])
+@pytest.mark.parametrize("name", ["fedex:zto", "dhl:1z", "a:b:zto"])
 def test_an_unknown_plugin_is_named_in_the_error(name: str) -> None:
     with pytest.raises(UnknownCarrier) as caught:
         resolve(name)

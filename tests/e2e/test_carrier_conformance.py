@@ -31,6 +31,7 @@ class Spec:
     waybill: Callable[[int], str]
     pushes: bool  # the carrier pushes tracking (else lanjie polls)
     cancel: bool  # the intercept can be withdrawn
+    label_scan: bool = True  # the carrier reports the label-printed scan (ZTO, STO, J&T document none)
 
     @property
     def plugin(self) -> str:
@@ -47,9 +48,9 @@ SPECS = [
     Spec("sf:sf", lambda n: f"SF{n:013d}", pushes=True, cancel=True),
     Spec("ups:ups", lambda n: f"1Z999AA1{n:010d}", pushes=False, cancel=True),
     Spec("jd:jd", lambda n: f"JDV{n:012d}", pushes=False, cancel=False),
-    Spec("zto:zto", lambda n: f"7{n:011d}", pushes=True, cancel=False),
-    Spec("jtexpress:jtexpress", lambda n: f"JT{n:013d}", pushes=True, cancel=False),
-    Spec("sto:sto", lambda n: f"77{n:011d}", pushes=True, cancel=False),
+    Spec("zto:zto", lambda n: f"7{n:011d}", pushes=True, cancel=False, label_scan=False),
+    Spec("jtexpress:jtexpress", lambda n: f"JT{n:013d}", pushes=True, cancel=False, label_scan=False),
+    Spec("sto:sto", lambda n: f"77{n:011d}", pushes=True, cancel=False, label_scan=False),
     Spec("yunda:yunda", lambda n: f"31{n:011d}", pushes=True, cancel=False),
     Spec("kdniao:zto", lambda n: f"ZK7{n:09d}", pushes=True, cancel=False),
 ]
@@ -145,6 +146,7 @@ def test_a_lost_answer_is_queried_before_anything_is_sent_again(spec: Spec, live
     assert submitted["intercepts"][0]["task_id"] == world["intercept"]["task_id"]
     assert world["cancelled_intercepts"] == []  # the carrier holds one intercept, not two
     channels = [x["channel"] for x in _log(live, waybill) if x["channel"] in ("intercept", "query")]
+    channels = channels[channels.index("intercept"):]  # trace polls and prechecks may come first
     first_query = channels.index("query", 1)
     assert channels[0] == "intercept" and "intercept" not in channels[1:first_query]
     types = [e["type"] for e in submitted["timeline"] if e["type"].startswith("intercept.")]
@@ -169,7 +171,7 @@ def test_5xx_is_retried_and_the_carriers_rate_limit_is_waited_out(spec: Spec, li
         _intercept(live, c["id"])
     for c in cases:
         _intercept_status(live, c["id"], "submitted", timeout=30)
-    assert all(not i["status"] == "refused" for c in cases for i in live.case(c["id"])["intercepts"])
+    assert all(i["status"] != "refused" for c in cases for i in live.case(c["id"])["intercepts"])
 
 
 def test_lanjie_paces_itself_to_the_accounts_rate(spec: Spec, database_url: str, tmp_path: Path) -> None:
@@ -199,7 +201,8 @@ def test_duplicate_out_of_order_and_forged_pushes(spec: Spec, live: Live) -> Non
     live.client.post("/sandbox/control/settle")
     world = _world_parcel(live, waybill)
     final = live.tracked(shipment["id"], world["status"])
-    assert len(final["tracking_events"]) == len(world["history"])
+    reported = [h for h in world["history"] if spec.label_scan or h["code"] != "ordered"]
+    assert len(final["tracking_events"]) == len(reported)
     assert len(world["pushes"]) > len(world["history"])  # the sandbox really repeated itself
     with live.container.engine.connect() as conn:
         changes = conn.execute(sa.select(t.events.c.payload).where(

@@ -96,3 +96,10 @@ def test_incremental_scans_merge_into_the_history_newest_first_each_once() -> No
     late = [{"at": "2026-01-01T09:00:00+00:00", "status": "in_transit", "code": "31", "description": "x"},
             dict(held[0])]
     assert [h["code"] for h in merge_history(held, late)] == ["30", "31", "50"]
+
+
+def test_of_two_scans_in_the_same_second_the_one_learned_later_is_newer() -> None:
+    held = [{"at": "2026-01-01T10:00:00+00:00", "status": "at_destination", "code": "ARRIVAL", "description": "a"}]
+    caught = {"at": "2026-01-01T10:00:00+00:00", "status": "returning", "code": "RETURN", "description": "r"}
+    assert [h["code"] for h in merge_history(held, [caught])] == ["RETURN", "ARRIVAL"]
+    assert [h["code"] for h in merge_history([caught, *held], [dict(held[0])])] == ["RETURN", "ARRIVAL"]

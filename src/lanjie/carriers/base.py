@@ -72,6 +72,7 @@ class InterceptRequest:
     address: Address | None = None  # required for redirect
     phone_tail: str = ""  # last 4 digits of a phone, some carriers need it
     payer: Payer = Payer.sender  # who pays the intercept fee
+    return_address: Address | None = None  # where a return goes (the sender's): SF's 退回 needs newDestAddress
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class InterceptAck:
     # The carrier said the waybill is already being intercepted (for instance our own earlier
     # attempt whose answer was lost): treated as accepted by the service layer.
     duplicate: bool = False
+    fee_minor: int | None = None  # what the carrier says it will charge (SF ``amount``), minor units
+    currency: str = "CNY"
 
 
 class InterceptOutcome(StrEnum):
@@ -169,6 +172,7 @@ class Push:
 
     message_key: str  # de-duplication identity of this message
     tracking: TrackingSnapshot | None = None
+    trackings: tuple[TrackingSnapshot, ...] = ()  # further parcels of a multi-parcel push (Kdniao: up to 10)
     intercept: InterceptResult | None = None
     ack_body: bytes = b""
     ack_media_type: str = "application/json"

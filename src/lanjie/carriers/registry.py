@@ -86,16 +86,19 @@ def describe(name: str, cls: type[Carrier]) -> CarrierInfo:
 def credential_problem(cls: type[Carrier], credentials: Mapping[str, str]) -> str | None:
     """What is wrong with credentials for a plugin (naming the field), or None.
 
-    Every name in ``credential_names`` is required and no other name is taken (a typo would otherwise
-    be stored and fail only at the first carrier call); a plugin may add rules of its own with a
+    Every name in ``credential_names`` is required, those in ``optional_credential_names`` may be
+    given, and no other name is taken (a typo would otherwise be stored and fail only at the first
+    carrier call); a plugin may add rules of its own with a
     ``check_credentials(credentials) -> str | None`` class method (Kuaidi100: the salt's length).
     """
     expected = tuple(getattr(cls, "credential_names", ()))
+    optional = tuple(getattr(cls, "optional_credential_names", ()))
     for name in expected:
         if not credentials.get(name):
             return f"credentials.{name} is required"
-    unknown = sorted(set(credentials) - set(expected))
+    unknown = sorted(set(credentials) - set(expected) - set(optional))
     if expected and unknown:
-        return f"credentials.{unknown[0]} is not a credential of {cls.name} (it takes {', '.join(expected)})"
+        takes = ", ".join([*expected, *(f"{name} (optional)" for name in optional)])
+        return f"credentials.{unknown[0]} is not a credential of {cls.name} (it takes {takes})"
     check = getattr(cls, "check_credentials", None)
     return check(credentials) if check is not None else None

@@ -287,12 +287,13 @@ class AfterSale:
         self._record("intercept.resubmitted", "intercept", icpt.id, attempts=icpt.attempts)
 
     def intercept_acknowledged(self, intercept_id: str, *, task_id: str | None, now: datetime,
-                               duplicate: bool = False) -> None:
-        """The carrier accepted the request (answer within seconds)."""
+                               duplicate: bool = False, fee: dict[str, Any] | None = None) -> None:
+        """The carrier accepted the request (answer within seconds); ``fee`` is what it said it charges."""
         icpt = self.intercept(intercept_id)
         icpt.move(InterceptStatus.submitted)
         icpt.task_id, icpt.answered_at, icpt.reason, icpt.message = task_id, now, None, ""
-        self._record("intercept.submitted", "intercept", icpt.id, task_id=task_id, duplicate=duplicate)
+        extra = {"fee": fee} if fee else {}
+        self._record("intercept.submitted", "intercept", icpt.id, task_id=task_id, duplicate=duplicate, **extra)
         self._settle_if_due(now, trigger="intercept_accepted")
 
     def intercept_refused(self, intercept_id: str, *, reason: InterceptReason, message: str,

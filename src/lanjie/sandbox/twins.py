@@ -65,12 +65,5 @@ def load_twins() -> dict[str, type[Twin]]:
     twins: dict[str, type[Twin]] = {}
     for name, target in TWINS.items():
         module_name, _, class_name = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # not written yet
-        if hasattr(module, class_name):  # TODO(strict): every twin is written
-            twins[name] = getattr(module, class_name)
+        twins[name] = getattr(importlib.import_module(module_name), class_name)
     return twins

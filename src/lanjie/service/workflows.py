@@ -146,7 +146,9 @@ class Workflows:
             intercept_type=icpt.type, callback_url=self.gateway.callback_url(account), order_id=shipment.order_id,
             reason="buyer refund request", phone_tail=shipment.recipient.phone[-4:],
             address=CarrierAddress(icpt.address.name, icpt.address.phone, icpt.address.address)
-            if icpt.address else None)
+            if icpt.address else None,
+            return_address=CarrierAddress(shipment.sender.name, shipment.sender.phone, shipment.sender.address)
+            if shipment.sender.address else None)
         try:
             ack = await adapter.intercept(request)
         except CarrierTimeout as exc:
@@ -171,7 +173,8 @@ class Workflows:
 
         def answer(u: UnitOfWork, case: AfterSale) -> None:
             if ack.accepted:
-                case.intercept_acknowledged(icpt.id, task_id=ack.task_id, now=u.now, duplicate=ack.duplicate)
+                fee = {"amount_minor": ack.fee_minor, "currency": ack.currency} if ack.fee_minor is not None else None
+                case.intercept_acknowledged(icpt.id, task_id=ack.task_id, now=u.now, duplicate=ack.duplicate, fee=fee)
                 # A push may have beaten this answer (the parcel already turned back, or was delivered):
                 # it found no submitted intercept to confirm then, so confirm now.
                 parcel = u.shipment(case.shop_id, icpt.shipment_id)
@@ -397,8 +400,9 @@ class Workflows:
                     raise PermanentJobError(f"no {row.carrier} account for shop {row.shop_id}")
                 push = self.gateway.adapter(account).parse_push(bytes(row.body), row.content_type,
                                                                 json.loads(row.headers or "{}"))
-                if push.tracking is not None:
-                    _apply_tracking(u, row.shop_id, push.tracking, trigger=f"inbox{row.id}")
+                for snapshot in (push.tracking, *push.trackings):
+                    if snapshot is not None:
+                        _apply_tracking(u, row.shop_id, snapshot, trigger=f"inbox{row.id}")
                 if push.intercept is not None:
                     _queue_confirmation(u, row.shop_id, push.intercept.waybill_no, push.intercept.outcome,
                                         trigger=f"inbox{row.id}", reason=push.intercept.reason,
@@ -464,9 +468,18 @@ def _enqueue_poll(u: UnitOfWork, shop_id: str, shipment_id: str, n: int, run_at:
 
 
 def merge_history(held: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Scans held plus scans pushed, each once (same time, code and text), newest first."""
-    merged = {(h["at"], h["code"], h["description"]): h for h in [*held, *new]}
-    return sorted(merged.values(), key=lambda h: datetime.fromisoformat(h["at"]), reverse=True)
+    """Scans held plus scans pushed, each once (same time, code and text), newest first.
+
+    Carriers stamp whole seconds: among scans of one second, those never seen before come first (a
+    scan caught at the same second as the one before it is newer), and a repeat keeps its place, so a
+    stale re-push cannot revive an older status. Both lists are newest first; the sort is stable.
+    """
+    def key(h: dict[str, Any]) -> tuple[str, str, str]:
+        return h["at"], h["code"], h["description"]
+
+    known = {key(h) for h in held}
+    fresh = list({key(h): h for h in new if key(h) not in known}.values())
+    return sorted([*fresh, *held], key=lambda h: datetime.fromisoformat(h["at"]), reverse=True)
 
 
 def _queue_confirmation(u: UnitOfWork, shop_id: str, waybill_no: str, outcome: InterceptOutcome, *,
