@@ -81,6 +81,7 @@ def test_carriers_json_lists_every_installed_plugin_with_what_it_declares(capsys
         cls = plugins[row["name"]]
         assert row["capabilities"] == sorted(cls.capabilities)
         assert row["credential_names"] == list(cls.credential_names)
+        assert row["optional_credential_names"] == list(getattr(cls, "optional_credential_names", ()))
         assert row["intercept_types"] == sorted(cls.intercept_types)
         assert row["intercept"] == ("native" if "intercept" in row["capabilities"]
                                     else f"via {cls.intercept_via}" if cls.intercept_via else "—")
@@ -111,7 +112,8 @@ def test_carrier_account_reads_credentials_from_stdin_and_never_prints_them(
 @pytest.mark.parametrize(("argv", "error"), [
     (["--set", "partner_id=P"], "error: credentials.check_word is required\n"),
     (["--set", "partner_id=P", "--set", "check_word=C", "--set", "checkword=typo"],
-     "error: credentials.checkword is not a credential of sf (it takes partner_id, check_word)\n"),
+     "error: credentials.checkword is not a credential of sf (it takes partner_id, check_word, "
+     "monthly_card_no (optional))\n"),
     (["--set", "partner_id"], "error: --set takes NAME=VALUE, not 'partner_id'\n"),
 ])
 def test_carrier_account_names_what_is_wrong_with_the_credentials(

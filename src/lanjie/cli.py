@@ -162,7 +162,8 @@ def cmd_carriers(args: argparse.Namespace) -> int:
             print(f"{'':<{width}}  intercept: {row['intercept']}"
                   + (f" ({', '.join(row['intercept_types'])})" if row["intercept_types"] else ""))
             print(f"{'':<{width}}  can: {', '.join(row['capabilities']) or '-'}")
-            print(f"{'':<{width}}  credentials: {', '.join(row['credential_names'])}")
+            optional = "".join(f", {name} (optional)" for name in row["optional_credential_names"])
+            print(f"{'':<{width}}  credentials: {', '.join(row['credential_names'])}{optional}")
     return 0
 
 

@@ -263,3 +263,4 @@ class CarrierInfo:
     intercept_via: str | None = None
     credential_names: tuple[str, ...] = ()
     rate_limit_per_second: float = 0.0
+    optional_credential_names: tuple[str, ...] = ()

@@ -42,3 +42,16 @@ class SignatureInvalid(CarrierError):
 
 class MalformedPush(CarrierError):
     """An inbound push could not be parsed."""
+
+
+def require_credentials(plugin: str, operation: str, credentials: dict[str, str], names: tuple[str, ...]) -> list[str]:
+    """The named credentials' values, or CarrierRejected (``auth_failed``) naming every missing one.
+
+    Refusing before any call keeps a half-configured account from sending unsigned requests (and,
+    for a missing push secret, from subscribing to pushes it could never verify).
+    """
+    missing = [name for name in names if not credentials.get(name)]
+    if missing:
+        raise CarrierRejected("config", f"{plugin} {operation} needs credentials: {', '.join(missing)}",
+                              reason="auth_failed")
+    return [credentials[name] for name in names]

@@ -31,6 +31,7 @@ def as_dict(info: CarrierInfo) -> dict[str, Any]:
         "intercept_types": sorted(info.intercept_types),
         "capabilities": sorted(info.capabilities),
         "credential_names": list(info.credential_names),
+        "optional_credential_names": list(info.optional_credential_names),
         "rate_limit_per_second": info.rate_limit_per_second,
     }
 

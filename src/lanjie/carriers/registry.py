@@ -80,7 +80,8 @@ def describe(name: str, cls: type[Carrier]) -> CarrierInfo:
         name=name, title=getattr(cls, "title", name), capabilities=frozenset(cls.capabilities),
         couriers=getattr(cls, "couriers", None), intercept_types=frozenset(getattr(cls, "intercept_types", ())),
         intercept_via=getattr(cls, "intercept_via", None), credential_names=tuple(getattr(cls, "credential_names", ())),
-        rate_limit_per_second=float(getattr(cls, "rate_limit_per_second", 0.0)))
+        rate_limit_per_second=float(getattr(cls, "rate_limit_per_second", 0.0)),
+        optional_credential_names=tuple(getattr(cls, "optional_credential_names", ())))
 
 
 def credential_problem(cls: type[Carrier], credentials: Mapping[str, str]) -> str | None:

@@ -18,8 +18,9 @@ from lanjie.carriers.base import (
     Precheck,
     TrackingSnapshot,
 )
-from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
+from lanjie.carriers.errors import CarrierUnavailable, NotSupported, require_credentials
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, wire
@@ -42,7 +43,7 @@ def router_url(api: str) -> str:
     return api if api.endswith(ROUTER_PATH) else api + ROUTER_PATH
 
 
-class JD:
+class JD(NoClaims):
     """JD Logistics (京东物流) on JD's open platform (JOS ldop): intercept, poll its result, track."""
 
     name: ClassVar[str] = "jd"
@@ -118,22 +119,11 @@ class JD:
         """JD documents no way to withdraw an intercept."""
         raise NotSupported("jd cannot cancel an intercept")
 
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """JD offers no public claim API (§21.1)."""
-        raise NotSupported("jd claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        """See file_claim."""
-        raise NotSupported("jd claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _need(self, operation: str) -> str:
         """Refuse up front when a credential is missing; answer the vendor code (商家编码)."""
-        missing = [name for name in CREDENTIAL_NAMES if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"jd {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
+        require_credentials(self.name, operation, self._credentials, CREDENTIAL_NAMES)
         return self._credentials["vendor_code"]
 
     async def _trace(self, operation: str, waybill_no: str) -> TrackingSnapshot:

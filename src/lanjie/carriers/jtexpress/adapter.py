@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 import httpx
 
 from lanjie.carriers.base import Capability, CarrierAccount, Exchange, Push, Subscription, TrackingSnapshot
-from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
+from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, require_credentials
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import InterceptsElsewhere, NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, push, wire
@@ -18,14 +19,13 @@ from . import codes, push, wire
 #: J&T China's production base, used when the account names no other (e.g. the sandbox).
 DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://openapi.jtexpress.com.cn/webopenplatformapi"}
 CREDENTIAL_NAMES = ("api_account", "private_key")
-_NO_INTERCEPT = "jtexpress has no public intercept API: lanjie intercepts J&T parcels through kuaidi100"
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class JT:
+class JT(InterceptsElsewhere, NoClaims):
     """J&T Express China (极兔) on its open platform: tracking and pushes natively, intercepts through Kuaidi100."""
 
     name: ClassVar[str] = "jtexpress"
@@ -74,38 +74,11 @@ class JT:
         """Body and media type to answer a push that failed verification."""
         return push.reject_ack()
 
-    async def intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """J&T publishes no intercept API: see ``intercept_via``."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def query_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def cancel_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def precheck(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """J&T has no public claim API."""
-        raise NotSupported("jtexpress claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        """See file_claim."""
-        raise NotSupported("jtexpress claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     async def _call(self, operation: str, path: str, biz_content: str) -> dict[str, Any]:
         """POST a signed ``bizContent`` form to ``{api}{path}``; the answer when it says success, else raise."""
-        missing = [name for name in CREDENTIAL_NAMES if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"jtexpress {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
+        require_credentials(self.name, operation, self._credentials, CREDENTIAL_NAMES)
         headers = wire.signed_headers(biz_content, api_account=self._credentials["api_account"],
                                       private_key=self._credentials["private_key"],
                                       timestamp=wire.millis(self._clock()))

@@ -16,8 +16,9 @@ from lanjie.carriers.base import (
     Subscription,
     TrackingSnapshot,
 )
-from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
+from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, require_credentials
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import InterceptsElsewhere, NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, push, wire
@@ -25,14 +26,13 @@ from . import codes, push, wire
 #: Kdniao's production endpoint, used when the account does not name another (e.g. the sandbox).
 DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://api.kdniao.com"}
 CREDENTIAL_NAMES = ("ebusiness_id", "app_key")
-_NO_INTERCEPT = "kdniao has no public intercept API; intercepts go through the shop's kuaidi100 account"
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Kdniao:
+class Kdniao(InterceptsElsewhere, NoClaims):
     """Kdniao (快递鸟), a tracking aggregator: real-time query, subscription and trace pushes."""
 
     name: ClassVar[str] = "kdniao"
@@ -95,32 +95,10 @@ class Kdniao:
         """Body and media type to answer a push that failed verification, in Kdniao's format."""
         return push.reject_ack()
 
-    async def intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def query_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def cancel_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def precheck(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """Kdniao has no claim API (§21)."""
-        raise NotSupported("kdniao claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported("kdniao claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _need(self, operation: str) -> tuple[str, str]:
-        missing = [name for name in CREDENTIAL_NAMES if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"kdniao {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
+        require_credentials(self.name, operation, self._credentials, CREDENTIAL_NAMES)
         return self._credentials["ebusiness_id"], self._credentials["app_key"]
 
     @staticmethod

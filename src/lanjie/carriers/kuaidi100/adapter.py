@@ -23,8 +23,10 @@ from lanjie.carriers.errors import (
     CarrierRejected,
     CarrierUnavailable,
     NotSupported,
+    require_credentials,
 )
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, push, wire
@@ -38,7 +40,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Kuaidi100:
+class Kuaidi100(NoClaims):
     """Kuaidi100 (快递100), the aggregator lanjie uses by default: intercept, track and receive pushes."""
 
     name: ClassVar[str] = "kuaidi100"
@@ -133,23 +135,11 @@ class Kuaidi100:
         """Kuaidi100 has no eligibility check; gates use query_tracking instead."""
         raise NotSupported("kuaidi100 has no intercept precheck")
 
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """Claims go through Kuaidi100's work-order API, which lanjie does not speak yet."""
-        raise NotSupported("kuaidi100 claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        """See file_claim."""
-        raise NotSupported("kuaidi100 claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _need(self, operation: str, *names: str) -> list[str]:
         # A missing salt would make every push we then receive fail verification: refuse up front.
-        missing = [name for name in names if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"kuaidi100 {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
-        return [self._credentials[name] for name in names]
+        return require_credentials(self.name, operation, self._credentials, names)
 
     async def _query(self, operation: str, carrier_code: str, waybill_no: str,
                      phone_tail: str) -> TrackingSnapshot:

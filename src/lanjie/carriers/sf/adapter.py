@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import ClassVar, NoReturn
+from typing import ClassVar
 
 import httpx
 
@@ -22,8 +22,9 @@ from lanjie.carriers.base import (
     Subscription,
     TrackingSnapshot,
 )
-from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
+from lanjie.carriers.errors import CarrierUnavailable, require_credentials
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, push, wire
@@ -43,7 +44,7 @@ def _new_request_id() -> str:
     return str(uuid.uuid4())  # 36 characters; SF allows 40 and wants each one unique
 
 
-class SF:
+class SF(NoClaims):
     """SF Express on its own open platform (丰桥): intercept (通缉拦截), cancel, track, receive route pushes."""
 
     name: ClassVar[str] = "sf"
@@ -138,21 +139,10 @@ class SF:
         """Body and media type to answer a push that failed verification, in SF's format."""
         return push.reject_ack()
 
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """SF offers no claim API (§21.1)."""
-        raise NotSupported("sf claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        """See file_claim."""
-        raise NotSupported("sf claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _need(self, operation: str) -> None:
-        missing = [name for name in CREDENTIAL_NAMES if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"sf {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
+        require_credentials(self.name, operation, self._credentials, CREDENTIAL_NAMES)
 
     async def _routes(self, operation: str, carrier_code: str, waybill_no: str, phone_tail: str) -> TrackingSnapshot:
         self._need(operation)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 import httpx
 
 from lanjie.carriers.base import Capability, CarrierAccount, Exchange, Push, Subscription, TrackingSnapshot
-from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
+from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, require_credentials
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import InterceptsElsewhere, NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, push, wire
@@ -17,10 +18,9 @@ from . import codes, push, wire
 #: Sandbox choice: STO's production gateway host (the path is ``wire.GATEWAY_PATH``).
 DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://cloudinter-linkgatewayonline.sto.cn"}
 CREDENTIAL_NAMES = ("from_appkey", "from_code", "secret_key")
-_NO_INTERCEPT = "sto has no public intercept API: lanjie intercepts STO parcels through kuaidi100"
 
 
-class STO:
+class STO(InterceptsElsewhere, NoClaims):
     """STO (申通) on its link gateway: tracking and pushes natively, intercepts through Kuaidi100."""
 
     name: ClassVar[str] = "sto"
@@ -70,38 +70,11 @@ class STO:
         """Body and media type to answer a push that failed verification."""
         return push.reject_ack()
 
-    async def intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """STO publishes no intercept API: see ``intercept_via``."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def query_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def cancel_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def precheck(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """STO has no public claim API."""
-        raise NotSupported("sto claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        """See file_claim."""
-        raise NotSupported("sto claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     async def _call(self, operation: str, api: wire.Api, content: str) -> dict[str, Any] | None:
         """POST a signed gateway form; the answer on success, None for "no such waybill", else raise."""
-        missing = [name for name in CREDENTIAL_NAMES if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"sto {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
+        require_credentials(self.name, operation, self._credentials, CREDENTIAL_NAMES)
         fields = wire.request_form(api, content, from_appkey=self._credentials["from_appkey"],
                                    from_code=self._credentials["from_code"],
                                    secret_key=self._credentials["secret_key"])

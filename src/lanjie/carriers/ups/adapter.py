@@ -25,6 +25,7 @@ from lanjie.carriers.base import (
 )
 from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, track, wire
@@ -53,7 +54,7 @@ def _trans_id() -> str:
     return secrets.token_hex(7)
 
 
-class UPS:
+class UPS(NoClaims):
     """UPS Delivery Intercept v2 (shipper-initiated): precheck, intercept, cancel, and tracking by polling.
 
     Capabilities: precheck (eligibility + charges), intercept (return to sender, redirect to a US
@@ -189,14 +190,6 @@ class UPS:
     def reject_ack() -> tuple[bytes, str]:
         """What to answer anything posted to the UPS callback URL: there is nothing UPS would send there."""
         return b'{"response":{"errors":[{"code":"400","message":"no pushes expected"}]}}', "application/json"
-
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """UPS claims are filed through UPS Capital, which lanjie does not speak."""
-        raise NotSupported("ups claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        """See file_claim."""
-        raise NotSupported("ups claims are not supported")
 
     # -- plumbing -----------------------------------------------------------------------------------
 

@@ -16,8 +16,9 @@ from lanjie.carriers.base import (
     Subscription,
     TrackingSnapshot,
 )
-from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
+from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, require_credentials
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import InterceptsElsewhere, NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, push, wire
@@ -25,14 +26,13 @@ from . import codes, push, wire
 #: Yunda's production endpoint, used when the account does not name another (e.g. the sandbox).
 DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://openapi.yundaex.com/openapi-api"}
 CREDENTIAL_NAMES = ("app_key", "app_secret")
-_NO_INTERCEPT = "yunda has no public intercept API; intercepts go through the shop's kuaidi100 account"
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Yunda:
+class Yunda(InterceptsElsewhere, NoClaims):
     """Yunda (韵达) on its own open platform: track query, subscription and pushes."""
 
     name: ClassVar[str] = "yunda"
@@ -97,25 +97,6 @@ class Yunda:
         """Body and media type to answer a push that failed verification, in Yunda's format."""
         return push.reject_ack()
 
-    async def intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def query_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def cancel_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def precheck(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """Yunda's after-sales work orders (物流工单下发) are unverified and not spoken here."""
-        raise NotSupported("yunda claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        raise NotSupported("yunda claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     @staticmethod
@@ -125,10 +106,7 @@ class Yunda:
                                   reason=InterceptReason.not_supported)
 
     def _need(self, operation: str) -> tuple[str, str]:
-        missing = [name for name in CREDENTIAL_NAMES if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"yunda {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
+        require_credentials(self.name, operation, self._credentials, CREDENTIAL_NAMES)
         return self._credentials["app_key"], self._credentials["app_secret"]
 
     @staticmethod

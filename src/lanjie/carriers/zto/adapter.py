@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 import httpx
 
 from lanjie.carriers.base import Capability, CarrierAccount, Exchange, Push, Subscription, TrackingSnapshot
-from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
+from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, require_credentials
 from lanjie.carriers.http import CarrierHttp
+from lanjie.carriers.unsupported import InterceptsElsewhere, NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
 from . import codes, push, wire
@@ -17,10 +18,9 @@ from . import codes, push, wire
 #: ZTO's production gateway, used when the account names no other (e.g. the sandbox).
 DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://japi.zto.com"}
 CREDENTIAL_NAMES = ("app_key", "app_secret")
-_NO_INTERCEPT = "zto has no public intercept API: lanjie intercepts ZTO parcels through kuaidi100"
 
 
-class ZTO:
+class ZTO(InterceptsElsewhere, NoClaims):
     """ZTO (中通) on its open platform: tracking and pushes natively, intercepts through Kuaidi100."""
 
     name: ClassVar[str] = "zto"
@@ -66,38 +66,11 @@ class ZTO:
         """Body and media type to answer a push that failed verification."""
         return push.reject_ack()
 
-    async def intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """ZTO publishes no intercept API (``zto.open.intercept`` is unverified): see ``intercept_via``."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def query_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def cancel_intercept(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def precheck(self, *args: object, **kwargs: object) -> NoReturn:
-        """See intercept."""
-        raise NotSupported(_NO_INTERCEPT)
-
-    async def file_claim(self, *args: object, **kwargs: object) -> NoReturn:
-        """ZTO has no public claim API."""
-        raise NotSupported("zto claims are not supported")
-
-    async def claim_status(self, *args: object, **kwargs: object) -> NoReturn:
-        """See file_claim."""
-        raise NotSupported("zto claims are not supported")
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     async def _call(self, operation: str, api: str, body: str) -> dict[str, Any]:
         """POST a signed JSON body to ``{api}/{api name}``; the answer when it says success, else raise."""
-        missing = [name for name in CREDENTIAL_NAMES if not self._credentials[name]]
-        if missing:
-            raise CarrierRejected("config", f"zto {operation} needs credentials: {', '.join(missing)}",
-                                  reason=InterceptReason.auth_failed)
+        require_credentials(self.name, operation, self._credentials, CREDENTIAL_NAMES)
         headers = wire.signed_headers(body, app_key=self._credentials["app_key"],
                                       app_secret=self._credentials["app_secret"])
         response = await self._http.send(operation, "POST", f"{self._api}/{api}", content=body.encode("utf-8"),
