@@ -128,6 +128,8 @@ def test_intercept_round_trip_settles_the_refund_and_keeps_the_exchanges(spec: S
     assert {spec.plugin, spec.interceptor} <= carriers
     ops = [x["operation"] for x in done["carrier_exchanges"]]
     assert "intercept" in ops  # the carrier's request and answer are on the case timeline
+    if not spec.pushes:  # so are the parcel's tracking polls since the case opened
+        assert "query_tracking" in ops
     for x in exchanges:
         for secret in _secrets(live):
             assert secret not in x["request_body"] and secret not in x["response_body"], (x["operation"], secret)

@@ -62,7 +62,7 @@ def case_detail(conn: sa.Connection, c: AfterSale, parcels: list[Shipment]) -> d
         "refund": refund(live) if live else None,
         "refunds": [refund(r) for r in c.refunds],
         "timeline": timeline(conn, c.shop_id, c.id, [s.id for s in parcels]),
-        "carrier_exchanges": exchanges(conn, c.shop_id, c.id),
+        "carrier_exchanges": exchanges(conn, c.shop_id, c.id, [s.id for s in parcels], c.created_at),
     }
 
 
@@ -83,10 +83,14 @@ def timeline(conn: sa.Connection, shop_id: str, case_id: str, shipment_ids: list
     return [event(r) for r in rows]
 
 
-def exchanges(conn: sa.Connection, shop_id: str, case_id: str) -> list[dict[str, Any]]:
+def exchanges(conn: sa.Connection, shop_id: str, case_id: str, shipment_ids: list[str],
+              opened_at: datetime) -> list[dict[str, Any]]:
+    """The case's carrier calls, and its parcels' tracking calls (subscribe, polls) since it opened."""
     x = t.carrier_exchanges
-    rows = conn.execute(sa.select(x).where(x.c.shop_id == shop_id, x.c.aftersale_id == case_id)
-                        .order_by(x.c.id)).all()
+    rows = conn.execute(sa.select(x).where(x.c.shop_id == shop_id, sa.or_(
+        x.c.aftersale_id == case_id,
+        sa.and_(x.c.aftersale_id.is_(None), x.c.subject_id.in_(shipment_ids), x.c.created_at >= opened_at)),
+    ).order_by(x.c.id)).all()
     return [{"id": r.id, "carrier": r.carrier, "operation": r.operation, "method": r.method, "url": r.url,
              "request_body": r.request_body, "status_code": r.status_code, "response_body": r.response_body,
              "duration_ms": round(r.duration_ms, 1), "error": r.error, "at": _ts(r.created_at)} for r in rows]

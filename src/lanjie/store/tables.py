@@ -198,7 +198,7 @@ carrier_exchanges = sa.Table(
               autoincrement=True),
     _shop(),
     sa.Column("aftersale_id", sa.String(40), index=True),
-    sa.Column("subject_id", sa.String(40)),
+    sa.Column("subject_id", sa.String(40), index=True),  # a parcel's tracking calls are found by it
     sa.Column("carrier", sa.String(40), nullable=False),
     sa.Column("operation", sa.String(64), nullable=False),
     sa.Column("method", sa.String(8), nullable=False),
