@@ -247,3 +247,30 @@ async def test_a_carrier_without_cancel_is_refused_before_anything_is_written(wo
     assert (refused.value.rule, refused.value.detail) == ("not_supported",
                                                           "kuaidi100 offers no way to cancel an intercept")
     assert _state(container, shop_id, case_id) == ("intercepting", "submitted", None, "T7", 1, [])
+
+
+async def test_a_withdrawn_case_withdraws_its_accepted_intercept_where_the_carrier_can(world: Any) -> None:
+    container, shop_id, case_id = world
+    ScriptedCarrier.intercepts += [InterceptAck(True, "T8")]
+    ScriptedCarrier.cancels += [CancelAck(True, "已撤销")]
+    await _run(container)
+    with UnitOfWork(container.engine, utcnow()) as uow:
+        commands.cancel_case(uow, shop_id, case_id, can_cancel=lambda plugin: plugin == "kuaidi100")
+        uow.commit()
+    await _run(container)
+    assert _calls() == ["intercept", "cancel"]
+    assert _state(container, shop_id, case_id) == ("cancelled", "cancelled", None, "T8", 1, [])
+    assert _events(container) == ["intercept.requested", "intercept.submitted", "intercept.cancel_requested",
+                                  "intercept.cancelled"]
+
+
+async def test_a_withdrawn_case_lets_an_intercept_run_where_the_carrier_cannot_cancel(world: Any) -> None:
+    container, shop_id, case_id = world
+    ScriptedCarrier.intercepts += [InterceptAck(True, "T9")]
+    await _run(container)
+    with UnitOfWork(container.engine, utcnow()) as uow:
+        commands.cancel_case(uow, shop_id, case_id, can_cancel=lambda plugin: False)
+        uow.commit()
+    await _run(container)
+    assert _calls() == ["intercept"]
+    assert _state(container, shop_id, case_id) == ("cancelled", "submitted", None, "T9", 1, [])

@@ -9,7 +9,7 @@ from typing import Any
 from lanjie.domain.errors import NotFound, RuleViolation
 from lanjie.domain.model import AfterSale, Intercept, Item, Party, Shipment
 from lanjie.domain.rules import interceptability
-from lanjie.domain.states import CaseType, InterceptType
+from lanjie.domain.states import CaseType, InterceptStatus, InterceptType
 from lanjie.service import shops
 from lanjie.service.ids import new_id
 from lanjie.service.unit_of_work import UnitOfWork
@@ -165,9 +165,13 @@ def cancel_intercept(uow: UnitOfWork, shop_id: str, case_id: str, intercept_id: 
         raise RuleViolation("not_supported", f"{shipment.carrier} offers no way to cancel an intercept")
     case.request_intercept_cancel(intercept_id, uow.now)
     uow.save(case)
-    uow.enqueue(CANCEL_INTERCEPT, {"shop_id": shop_id, "case_id": case.id, "intercept_id": icpt.id},
-                key=f"cancel:{icpt.id}", shop_id=shop_id, concurrency_key=f"carrier:{shipment.carrier}")
+    _enqueue_cancel(uow, case, icpt, shipment.carrier)
     return icpt
+
+
+def _enqueue_cancel(uow: UnitOfWork, case: AfterSale, icpt: Intercept, carrier: str) -> None:
+    uow.enqueue(CANCEL_INTERCEPT, {"shop_id": case.shop_id, "case_id": case.id, "intercept_id": icpt.id},
+                key=f"cancel:{icpt.id}", shop_id=case.shop_id, concurrency_key=f"carrier:{carrier}")
 
 
 def mark_received(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
@@ -187,9 +191,21 @@ def enqueue_refund_if_new(uow: UnitOfWork, case: AfterSale) -> None:
                     key=f"refund:{refund.id}", shop_id=case.shop_id)
 
 
-def cancel_case(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
-    """The buyer withdrew the request; intercepts already sent are left to run (cancel is a later feature)."""
+def cancel_case(uow: UnitOfWork, shop_id: str, case_id: str,
+                can_cancel: Callable[[str], bool] | None = None) -> AfterSale:
+    """The buyer withdrew the request; accepted intercepts are withdrawn where the carrier can (``can_cancel``).
+
+    Where it cannot (Kuaidi100 and the carriers behind it), the intercept runs on: the parcel comes
+    back to the shop, which is the safe side of a withdrawn refund request.
+    """
     case = load_case(uow, shop_id, case_id)
+    carriers = {i.id: getattr(uow.shipment(shop_id, i.shipment_id), "carrier", "") for i in case.intercepts}
+    withdraw = [i for i in case.intercepts if i.status == InterceptStatus.submitted and can_cancel is not None
+                and can_cancel(carriers[i.id])]
+    for icpt in withdraw:
+        case.request_intercept_cancel(icpt.id, uow.now)
     case.cancel(uow.now)
     uow.save(case)
+    for icpt in withdraw:
+        _enqueue_cancel(uow, case, icpt, carriers[icpt.id])
     return case

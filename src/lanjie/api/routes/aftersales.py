@@ -156,5 +156,6 @@ async def received(case_id: ObjectId, request: Request, shop_id: Shop, _: Idempo
              responses=PROBLEMS)
 async def cancel(case_id: ObjectId, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     def work(uow: UnitOfWork) -> Any:
-        return views.case_summary(commands.cancel_case(uow, shop_id, case_id))
+        return views.case_summary(commands.cancel_case(uow, shop_id, case_id,
+                                                       can_cancel=request.app.state.container.gateway.can_cancel))
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
