@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -15,11 +13,11 @@ from lanjie.carriers.base import CarrierAccount, InterceptAck, InterceptOutcome,
 from lanjie.carriers.errors import CarrierRejected, CarrierTimeout, CarrierUnavailable
 from lanjie.carriers.jd import JD, router_form, wire
 from lanjie.domain.states import InterceptReason, InterceptType, TrackingStatus
-from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
-from lanjie.sandbox.faults import FaultPlan, Faults, FaultSettings
+from lanjie.sandbox import SandboxWorld
 from lanjie.sandbox.model import Channel, ForcedOutcome
 
-START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)
+from .sandbox_support import START_AT, channel_faults, sandbox
+
 BASE = "http://sandbox.test/jd"
 CALLBACK = "https://lanjie.example/cb/jd/tok123"
 # The twin's default test account (JDTwin.test_credentials), written out: the adapter must not need the twin.
@@ -28,41 +26,16 @@ CREDENTIALS = {"app_key": "SANDBOXJDAPPKEY", "app_secret": "SANDBOXJDAPPSECRET",
 HOUR = 3600.0
 
 
-class Deadline(httpx.AsyncBaseTransport):
-    """ASGITransport ignores client timeouts; enforce the read timeout as a socket would."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        seconds = request.extensions.get("timeout", {}).get("read")
-        try:
-            return await asyncio.wait_for(self.inner.handle_async_request(request), seconds)
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout("no answer in time", request=request) from exc
-
-
 @asynccontextmanager
 async def twin(credentials: Mapping[str, str] = CREDENTIALS,
                timeout: float = 5.0) -> AsyncIterator[tuple[JD, SandboxWorld, httpx.AsyncClient]]:
-    # time_factor 0: the sandbox clock moves only when told. The rate-limit window never slides.
-    world = SandboxWorld(SandboxConfig(time_factor=0.0, ack_latency_ms=0, start_at=START_AT, seed=7))
-    world.faults = Faults(world.rng, monotonic=lambda: 0.0)
-    transport = Deadline(httpx.ASGITransport(app=create_sandbox_app(world)))
-    account = CarrierAccount("jd", credentials, {"api": BASE})
-    try:
-        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-            yield JD(account, client, clock=lambda: START_AT), world, client
-    finally:
-        await world.stop()
+    async with sandbox(timeout) as (world, client):
+        account = CarrierAccount("jd", credentials, {"api": BASE})
+        yield JD(account, client, clock=lambda: START_AT), world, client
 
 
 def _request(waybill_no: str, intercept_type: InterceptType = InterceptType.return_to_sender) -> InterceptRequest:
     return InterceptRequest("ic_1", "jd", waybill_no, intercept_type, CALLBACK, reason="买家 申请仅退款 *急*")
-
-
-def _faults(channel: Channel, **settings: float) -> FaultPlan:
-    return FaultPlan(channels={channel: FaultSettings(**settings)})
 
 
 @pytest.mark.anyio
@@ -282,7 +255,7 @@ async def test_an_unknown_method_is_a_request_error() -> None:
 async def test_the_twins_rate_limit_is_rate_limited_so_lanjie_retries(channel: Channel) -> None:
     async with twin() as (carrier, world, _):
         world.create_parcel(carrier_code="jd", waybill_no="JDV000000000011", stage=TrackingStatus.in_transit)
-        world.faults.set_plan(_faults(channel, rate_limit_per_second=1))
+        world.faults.set_plan(channel_faults(channel, rate_limit_per_second=1))
         call = (lambda: carrier.intercept(_request("JDV000000000011"))) if channel is Channel.intercept else (
             lambda: carrier.query_intercept("jd", "JDV000000000011", None))
         await call()
@@ -300,7 +273,7 @@ async def test_the_twins_rate_limit_is_rate_limited_so_lanjie_retries(channel: C
 async def test_an_injected_500_is_carrier_unavailable_and_nothing_happened() -> None:
     async with twin() as (carrier, world, _):
         world.create_parcel(carrier_code="jd", waybill_no="JDV000000000012", stage=TrackingStatus.in_transit)
-        world.faults.set_plan(_faults(Channel.intercept, error_rate=1.0))
+        world.faults.set_plan(channel_faults(Channel.intercept, error_rate=1.0))
         with pytest.raises(CarrierUnavailable) as caught:
             await carrier.intercept(_request("JDV000000000012"))
 
@@ -312,7 +285,7 @@ async def test_an_injected_500_is_carrier_unavailable_and_nothing_happened() -> 
 async def test_a_held_answer_is_a_timeout_whose_effect_the_result_query_reveals() -> None:
     async with twin(timeout=0.2) as (carrier, world, _):
         world.create_parcel(carrier_code="jd", waybill_no="JDV000000000013", stage=TrackingStatus.in_transit)
-        world.faults.set_plan(_faults(Channel.intercept, timeout_rate=1.0, timeout_seconds=30.0))
+        world.faults.set_plan(channel_faults(Channel.intercept, timeout_rate=1.0, timeout_seconds=30.0))
         with pytest.raises(CarrierTimeout):
             await carrier.intercept(_request("JDV000000000013"))
         polled = await carrier.query_intercept("jd", "JDV000000000013", None)

@@ -6,10 +6,8 @@ faults, and a twin's push parsed by the adapter.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -24,30 +22,17 @@ from lanjie.carriers.errors import (
 )
 from lanjie.carriers.kdniao import Kdniao
 from lanjie.domain.states import InterceptReason, InterceptType, TrackingStatus
-from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
+from lanjie.sandbox import SandboxWorld, create_sandbox_app
 from lanjie.sandbox.faults import FaultPlan
 from lanjie.sandbox.kdniao import KdniaoTwin
 from lanjie.sandbox.model import ForcedOutcome
 
-START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)
+from .sandbox_support import START_AT, capture_pushes, sandbox
+
 BASE = "http://sandbox.test/kdniao"
 CALLBACK = "https://lanjie.example/cb/kdniao/tok123"
 CREDENTIALS: Mapping[str, str] = dict(KdniaoTwin.test_credentials)
 HOUR = 3600
-
-
-class ClientTimeout(httpx.AsyncBaseTransport):
-    """ASGITransport ignores client timeouts; this applies the read timeout the way a socket would."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {}).get("read")
-        try:
-            return await asyncio.wait_for(self._inner.handle_async_request(request), timeout)
-        except TimeoutError:
-            raise httpx.ReadTimeout("no answer in time", request=request) from None
 
 
 def _ack(request: httpx.Request) -> httpx.Response:
@@ -59,22 +44,10 @@ def _ack(request: httpx.Request) -> httpx.Response:
 @asynccontextmanager
 async def twin(credentials: Mapping[str, str] = CREDENTIALS,
                timeout: float = 5.0) -> AsyncIterator[tuple[Kdniao, SandboxWorld, list[httpx.Request]]]:
-    # time_factor 0: the sandbox clock moves only when told. Pushes land in ``pushed``, acknowledged.
-    world = SandboxWorld(SandboxConfig(time_factor=0.0, ack_latency_ms=0, start_at=START_AT, seed=7))
-    pushed: list[httpx.Request] = []
-
-    def receive(request: httpx.Request) -> httpx.Response:
-        pushed.append(request)
-        return _ack(request)
-
-    world._http = httpx.AsyncClient(transport=httpx.MockTransport(receive))
-    transport = ClientTimeout(httpx.ASGITransport(app=create_sandbox_app(world)))
-    account = CarrierAccount("kdniao", credentials, {"api": BASE})
-    try:
-        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-            yield Kdniao(account, client, clock=lambda: START_AT), world, pushed
-    finally:
-        await world.stop()
+    async with sandbox(timeout) as (world, client):
+        account = CarrierAccount("kdniao", credentials, {"api": BASE})
+        # Pushes land in the list yielded last, acknowledged.
+        yield Kdniao(account, client, clock=lambda: START_AT), world, capture_pushes(world, _ack)
 
 
 @pytest.mark.parametrize(("courier", "waybill_no", "phone"), [

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,11 +12,12 @@ from lanjie.carriers.base import CarrierAccount, Subscription
 from lanjie.carriers.errors import CarrierRejected, CarrierTimeout, CarrierUnavailable, NotSupported
 from lanjie.carriers.sto import STO
 from lanjie.domain.states import InterceptReason, InterceptType, TrackingStatus
-from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
-from lanjie.sandbox.faults import FaultPlan, Faults, FaultSettings
+from lanjie.sandbox import SandboxWorld
+from lanjie.sandbox.faults import FaultPlan, FaultSettings
 from lanjie.sandbox.model import Channel
 
-START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)
+from .sandbox_support import START_AT, channel_faults, sandbox
+
 BASE = "http://sandbox.test/sto"
 CALLBACK = "https://lanjie.example/cb/sto/tok123"
 # The twin's default test account (STOTwin.test_credentials), written out: the adapter must not need the twin.
@@ -27,37 +26,12 @@ CREDENTIALS = {"from_appkey": "STO_SANDBOX_APPKEY", "from_code": "STO_SANDBOX_CO
 HOUR = 3600.0
 
 
-class Deadline(httpx.AsyncBaseTransport):
-    """ASGITransport ignores client timeouts; enforce the read timeout as a socket would."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        seconds = request.extensions.get("timeout", {}).get("read")
-        try:
-            return await asyncio.wait_for(self.inner.handle_async_request(request), seconds)
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout("no answer in time", request=request) from exc
-
-
 @asynccontextmanager
 async def twin(credentials: Mapping[str, str] = CREDENTIALS,
                timeout: float = 5.0) -> AsyncIterator[tuple[STO, SandboxWorld, httpx.AsyncClient]]:
-    # time_factor 0: the sandbox clock moves only when told. The rate-limit window never slides.
-    world = SandboxWorld(SandboxConfig(time_factor=0.0, ack_latency_ms=0, start_at=START_AT, seed=7))
-    world.faults = Faults(world.rng, monotonic=lambda: 0.0)
-    transport = Deadline(httpx.ASGITransport(app=create_sandbox_app(world)))
-    account = CarrierAccount("sto", credentials, {"api": BASE})
-    try:
-        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-            yield STO(account, client), world, client
-    finally:
-        await world.stop()
-
-
-def _faults(channel: Channel, **settings: float) -> FaultPlan:
-    return FaultPlan(channels={channel: FaultSettings(**settings)})
+    async with sandbox(timeout) as (world, client):
+        account = CarrierAccount("sto", credentials, {"api": BASE})
+        yield STO(account, client), world, client
 
 
 @pytest.mark.anyio
@@ -179,7 +153,7 @@ async def test_a_subscription_without_a_push_url_is_a_bad_field() -> None:
 @pytest.mark.parametrize(("channel", "call"), [(Channel.subscribe, "subscribe"), (Channel.query, "query")])
 async def test_the_rate_limit_fault_is_s05_rate_limited(channel: Channel, call: str) -> None:
     async with twin() as (carrier, world, _):
-        world.faults.set_plan(_faults(channel, rate_limit_per_second=1))
+        world.faults.set_plan(channel_faults(channel, rate_limit_per_second=1))
 
         async def once() -> None:
             if call == "subscribe":
@@ -197,7 +171,7 @@ async def test_the_rate_limit_fault_is_s05_rate_limited(channel: Channel, call: 
 @pytest.mark.anyio
 async def test_faults_of_one_api_do_not_touch_the_other() -> None:
     async with twin() as (carrier, world, _):
-        world.faults.set_plan(_faults(Channel.query, error_rate=1.0))
+        world.faults.set_plan(channel_faults(Channel.query, error_rate=1.0))
         await carrier.subscribe(Subscription("sto", "ST7700000011", CALLBACK))
         with pytest.raises(CarrierUnavailable):
             await carrier.query_tracking("sto", "ST7700000011")
@@ -221,7 +195,7 @@ async def test_an_injected_5xx_is_unavailable_and_does_nothing() -> None:
 @pytest.mark.anyio
 async def test_a_held_answer_is_a_timeout_whose_effect_happened() -> None:
     async with twin(timeout=0.05) as (carrier, world, _):
-        world.faults.set_plan(_faults(Channel.subscribe, timeout_rate=1.0, timeout_seconds=0.5))
+        world.faults.set_plan(channel_faults(Channel.subscribe, timeout_rate=1.0, timeout_seconds=0.5))
         with pytest.raises(CarrierTimeout):
             await carrier.subscribe(Subscription("sto", "ST7700000013", CALLBACK))
 

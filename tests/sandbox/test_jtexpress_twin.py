@@ -9,10 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,13 +17,14 @@ import httpx
 import pytest
 
 from lanjie.domain.states import InterceptType, TrackingStatus
-from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
+from lanjie.sandbox import SandboxWorld
 from lanjie.sandbox.faults import FaultPlan, FaultSettings
 from lanjie.sandbox.jtexpress import JTTwin
 from lanjie.sandbox.model import Channel
 from lanjie.sandbox.route import ScanCode
 
-START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)  # 10:00 in Beijing
+from .support import PushReceiver, in_process
+
 ACCOUNT, KEY = "178337126125932605", "JT_SANDBOX_PRIVATEKEY"
 BACK_URL = "https://lanjie.example/cb/jt/tok"
 ACK = b'{"code":"1","msg":"success"}'
@@ -40,16 +38,8 @@ def digest(text: bytes, secret: str = KEY) -> str:
     return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
 
 
-@dataclass
-class Receiver:
-    """Stands for lanjie: records each push and answers from a script, then with the right ack."""
-
-    answers: list[httpx.Response] = field(default_factory=list)
-    pushes: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.pushes.append(request)
-        return self.answers.pop(0) if self.answers else httpx.Response(200, content=ACK)
+class Receiver(PushReceiver):
+    """The stand-in for lanjie, reading J&T's pushes, their ``bizContent`` as sent and decoded."""
 
     def biz(self) -> list[str]:
         return [parse_qs(p.content.decode("ascii"))["bizContent"][0] for p in self.pushes]
@@ -58,18 +48,8 @@ class Receiver:
         return [json.loads(text) for text in self.biz()]
 
 
-@asynccontextmanager
-async def sandbox(**config: Any) -> AsyncIterator[tuple[SandboxWorld, httpx.AsyncClient, Receiver]]:
-    world = SandboxWorld(SandboxConfig(**{"time_factor": 0.0, "ack_latency_ms": 0, "start_at": START_AT,
-                                          "seed": 7, **config}))
-    receiver = Receiver()
-    world._http = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    transport = httpx.ASGITransport(app=create_sandbox_app(world))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
-            yield world, client, receiver
-    finally:
-        await world.stop()
+def sandbox(**config: Any) -> AbstractAsyncContextManager[tuple[SandboxWorld, httpx.AsyncClient, Receiver]]:
+    return in_process(Receiver(ACK), **config)
 
 
 async def call(client: httpx.AsyncClient, path: str, biz: dict[str, Any] | str, *, account: str = ACCOUNT,

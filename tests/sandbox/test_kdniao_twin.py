@@ -12,7 +12,6 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -20,14 +19,15 @@ import httpx
 import pytest
 
 from lanjie.domain.states import InterceptType, TrackingStatus
-from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
+from lanjie.sandbox import SandboxWorld
 from lanjie.sandbox.faults import FaultPlan
 from lanjie.sandbox.kdniao import SHIPPERS, STATE_OF
 from lanjie.sandbox.model import ForcedOutcome
 from lanjie.sandbox.route import ScanCode, canonical_carrier
 
+from .support import in_process
+
 EBID, APP_KEY = "1700001", "kdniao-sandbox-app-key-0001"
-START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)  # 2025-03-01 10:00:00 in Beijing
 CALLBACK = "https://shop.example/kdniao/track"
 HOUR = 3600
 
@@ -104,16 +104,8 @@ class Kdniao:
 
 @asynccontextmanager
 async def sandbox(**config: Any) -> AsyncIterator[Kdniao]:
-    world = SandboxWorld(SandboxConfig(**{"time_factor": 0.0, "ack_latency_ms": 0, "start_at": START_AT,
-                                          "seed": 7, **config}))
-    receiver = Receiver()
-    world._http = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_sandbox_app(world)),
-                                     base_url="http://sandbox.test") as client:
-            yield Kdniao(world, client, receiver)
-    finally:
-        await world.stop()
+    async with in_process(Receiver(), **config) as (world, client, receiver):
+        yield Kdniao(world, client, receiver)
 
 
 # ---- the real-time query (1002) -----------------------------------------------------------------

@@ -9,24 +9,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from contextlib import AbstractAsyncContextManager
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from lanjie.domain.states import InterceptType, TrackingStatus
-from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
+from lanjie.sandbox import SandboxWorld
 from lanjie.sandbox.faults import FaultPlan, FaultSettings
 from lanjie.sandbox.model import Channel
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.sto import STOTwin
 
-START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)  # 10:00 in Beijing
+from .support import PushReceiver, in_process
+
 APPKEY, CODE, SECRET = "STO_SANDBOX_APPKEY", "STO_SANDBOX_CODE", "STO_SANDBOX_SECRETKEY"
 PUSH_URL = "https://lanjie.example/cb/sto/tok"
 ACK = b'{"success":true}'
@@ -40,37 +37,15 @@ def digest(text: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
 
 
-@dataclass
-class Receiver:
-    """Stands for lanjie: records each push and answers from a script, then with the right ack."""
-
-    answers: list[httpx.Response] = field(default_factory=list)
-    pushes: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.pushes.append(request)
-        return self.answers.pop(0) if self.answers else httpx.Response(200, content=ACK)
-
-    def forms(self) -> list[dict[str, str]]:
-        return [{k: v[0] for k, v in parse_qs(p.content.decode("ascii"), keep_blank_values=True).items()}
-                for p in self.pushes]
+class Receiver(PushReceiver):
+    """The stand-in for lanjie, reading STO's push forms, their ``content`` decoded."""
 
     def content(self) -> list[dict[str, Any]]:
         return [json.loads(form["content"]) for form in self.forms()]
 
 
-@asynccontextmanager
-async def sandbox(**config: Any) -> AsyncIterator[tuple[SandboxWorld, httpx.AsyncClient, Receiver]]:
-    world = SandboxWorld(SandboxConfig(**{"time_factor": 0.0, "ack_latency_ms": 0, "start_at": START_AT,
-                                          "seed": 7, **config}))
-    receiver = Receiver()
-    world._http = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    transport = httpx.ASGITransport(app=create_sandbox_app(world))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
-            yield world, client, receiver
-    finally:
-        await world.stop()
+def sandbox(**config: Any) -> AbstractAsyncContextManager[tuple[SandboxWorld, httpx.AsyncClient, Receiver]]:
+    return in_process(Receiver(ACK), **config)
 
 
 async def call(client: httpx.AsyncClient, api: tuple[str, str], payload: dict[str, Any], *, text: str | None = None,

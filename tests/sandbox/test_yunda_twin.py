@@ -11,21 +11,21 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from lanjie.domain.states import InterceptType, TrackingStatus
-from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
+from lanjie.sandbox import SandboxWorld
 from lanjie.sandbox.faults import FaultPlan
 from lanjie.sandbox.model import ForcedOutcome
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.yunda import ACTION_OF
 
+from .support import in_process
+
 KEY, SECRET = "YDSANDBOXKEY", "YDSANDBOXSECRET0123456789"
-START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)  # 2025-03-01 10:00:00 in Beijing
 REQ_TIME = "1740794400000"
 CALLBACK = "https://shop.example/yunda/track"
 GOOD_ACK = '{"result":true,"code":"0000","message":"成功"}'.encode()
@@ -83,16 +83,8 @@ class Yunda:
 
 @asynccontextmanager
 async def sandbox(**config: Any) -> AsyncIterator[Yunda]:
-    world = SandboxWorld(SandboxConfig(**{"time_factor": 0.0, "ack_latency_ms": 0, "start_at": START_AT,
-                                          "seed": 7, **config}))
-    receiver = Receiver()
-    world._http = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_sandbox_app(world)),
-                                     base_url="http://sandbox.test") as client:
-            yield Yunda(world, client, receiver)
-    finally:
-        await world.stop()
+    async with in_process(Receiver(), **config) as (world, client, receiver):
+        yield Yunda(world, client, receiver)
 
 
 # ---- the track query -----------------------------------------------------------------------------

@@ -28,7 +28,6 @@ over the ``bizContent`` value received; subscriptions name a ``backUrl``; trace 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -40,8 +39,9 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
+from lanjie.sandbox.feeds import Feed, ack_object, first_push, subscribed
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
-from lanjie.sandbox.push import Delivery, PushBody
+from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
 from lanjie.sandbox.world import SandboxWorld, WorldError
@@ -99,13 +99,8 @@ def detail(scan: Scan) -> dict[str, str] | None:
 
 def is_ack(status_code: int, body: bytes) -> bool:
     """True for a 2xx answer whose JSON object says ``code: "1"``."""
-    if not 200 <= status_code < 300:
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and str(answer.get("code")) == "1"
+    answer = ack_object(status_code, body)
+    return answer is not None and str(answer.get("code")) == "1"
 
 
 def _answer(code: str, message: str, data: Any = None, waybill_no: str = "") -> WireAnswer:
@@ -135,9 +130,7 @@ class Subscription:
     waybill_no: str
     back_url: str
     nodes: frozenset[str]
-    order: asyncio.Lock = field(default_factory=asyncio.Lock)  # its pushes go out one at a time
-    pushed: int = 0  # the parcel's scans already handed to the push sender
-    last_body: PushBody | None = None  # the newest push, for the out-of-order fault
+    feed: Feed = field(default_factory=Feed)
 
 
 class JTTwin:
@@ -241,10 +234,7 @@ class JTTwin:
             if subscription is None:
                 subscription = self.subscriptions[key] = Subscription(account.api_account, waybill_no, url, nodes)
             subscription.back_url, subscription.nodes = url, nodes
-            parcel = self.world.parcels.get(waybill_no)
-            if parcel is not None and parcel.scans:
-                at = self.world.clock.now() + timedelta(seconds=self.world.config.first_push_seconds)
-                self.world.schedule(at, lambda _at, s=subscription: self._push_new(s))
+            first_push(self.world, self.world.parcels.get(waybill_no), lambda s=subscription: self._push_new(s))
         return _answer("1", "success", {"list": []}, waybill_no=wanted[0][0])
 
     @staticmethod
@@ -280,10 +270,8 @@ class JTTwin:
     # ---- pushes ----------------------------------------------------------------------------------
 
     def on_tracking(self, parcel: Parcel) -> None:
-        if parcel.carrier_code != CARRIER:
-            return
-        for subscription in list(self.subscriptions.values()):
-            if subscription.waybill_no == parcel.waybill_no:
+        if parcel.carrier_code == CARRIER:
+            for subscription in subscribed(self.subscriptions, parcel.waybill_no):
                 self._push_new(subscription)
 
     def on_intercept_resolved(self, parcel: Parcel, task: InterceptTask) -> None:
@@ -295,8 +283,7 @@ class JTTwin:
         account = self.accounts.get(subscription.api_account)
         if parcel is None or parcel.carrier_code != CARRIER or account is None:
             return
-        new, subscription.pushed = parcel.scans[subscription.pushed:], len(parcel.scans)
-        for scan in new:
+        for scan in subscription.feed.new_scans(parcel):
             node, item = NODE_OF[scan.code], detail(scan)
             if node is None or item is None or node[0] not in subscription.nodes:
                 continue
@@ -304,9 +291,5 @@ class JTTwin:
             headers = {"apiAccount": account.api_account, "digest": digest(biz.encode("utf-8"), account.private_key),
                        "timestamp": millis(self.world.clock.now())}
             body = PushBody.form({"bizContent": biz}, headers)
-            stale, subscription.last_body = subscription.last_body, body
-            self.world.pushes.send(Delivery(
-                channel=Channel.push, waybill_no=parcel.waybill_no, url=subscription.back_url, body=body,
-                summary=f"node {node[0]} {item['scanTime']}", ack=is_ack, order=subscription.order,
-                stale_body=stale,
-            ))
+            subscription.feed.send(self.world, waybill_no=parcel.waybill_no, url=subscription.back_url, body=body,
+                                   summary=f"node {node[0]} {item['scanTime']}", ack=is_ack)

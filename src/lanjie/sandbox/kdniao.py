@@ -29,7 +29,6 @@ Not documented, so these are **lanjie's sandbox choices** (a real account may di
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -41,8 +40,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
+from lanjie.sandbox.feeds import Feed, ack_object, first_push, subscribed
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel
-from lanjie.sandbox.push import AckCheck, Delivery, PushBody
+from lanjie.sandbox.push import AckCheck, PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
 from lanjie.sandbox.world import WorldError
@@ -130,13 +130,8 @@ def ack_check(ebusiness_id: str) -> AckCheck:
     """The check of an acknowledgement: 2xx and exactly ``{EBusinessID, UpdateTime, Success: true, Reason}``."""
 
     def is_ack(status_code: int, body: bytes) -> bool:
-        if not 200 <= status_code < 300:
-            return False
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            return False
-        return (isinstance(answer, dict) and set(answer) == ACK_FIELDS and answer["Success"] is True
+        answer = ack_object(status_code, body)
+        return (answer is not None and set(answer) == ACK_FIELDS and answer["Success"] is True
                 and answer["EBusinessID"] == ebusiness_id)
 
     return is_ack
@@ -157,10 +152,7 @@ class Subscription:
     logistic_code: str
     callback: str  # the Callback field as sent, echoed in pushes
     url: str  # where pushes go
-    active: bool = True
-    order: asyncio.Lock = field(default_factory=asyncio.Lock)  # its pushes go out one at a time
-    last_body: PushBody | None = None  # the newest snapshot sent, for the out-of-order fault
-    acked_traces: int = 0
+    feed: Feed = field(default_factory=Feed)
 
 
 class Refused(Exception):
@@ -319,22 +311,18 @@ class KdniaoTwin:
         now = self.world.clock.now()
         extra = {"UpdateTime": wire_time(now), "EstimatedDeliveryTime": ""}
         current = self.subscriptions.get((account.ebusiness_id, code))
-        if current is not None and current.active:
+        if current is not None and current.feed.active:
             return self._answer(account.ebusiness_id, Code.duplicate, "重复订阅", code, **extra)
         subscription = Subscription(account.ebusiness_id, shipper, code, callback, url)
         self.subscriptions[(account.ebusiness_id, code)] = subscription
-        parcel = self._parcel(shipper, code)
-        if parcel is not None and parcel.scans:
-            first_at = now + timedelta(seconds=self.world.config.first_push_seconds)
-            self.world.schedule(first_at, lambda _at: self._push_if_active(subscription))
+        first_push(self.world, self._parcel(shipper, code), lambda: self._push_if_active(subscription))
         return self._answer(account.ebusiness_id, Code.ok, "", code, **extra)
 
     # ---- pushes --------------------------------------------------------------------------------
 
     def on_tracking(self, parcel: Parcel) -> None:
-        for subscription in list(self.subscriptions.values()):
-            if (subscription.active and subscription.logistic_code == parcel.waybill_no
-                    and self._parcel(subscription.shipper, subscription.logistic_code) is parcel):
+        for subscription in subscribed(self.subscriptions, parcel.waybill_no):
+            if subscription.feed.active and self._parcel(subscription.shipper, subscription.logistic_code) is parcel:
                 self._push(subscription, parcel)
 
     def on_intercept_resolved(self, parcel: Parcel, task: InterceptTask) -> None:
@@ -342,7 +330,7 @@ class KdniaoTwin:
 
     def _push_if_active(self, subscription: Subscription) -> None:
         parcel = self._parcel(subscription.shipper, subscription.logistic_code)
-        if subscription.active and parcel is not None and parcel.scans:
+        if subscription.feed.active and parcel is not None and parcel.scans:
             self._push(subscription, parcel)
 
     def _push(self, subscription: Subscription, parcel: Parcel) -> None:
@@ -353,17 +341,7 @@ class KdniaoTwin:
         })
         body = PushBody.form({"RequestData": request_data, "DataSign": data_sign(request_data, account.app_key),
                               "RequestType": PUSH_TYPE})
-        stale, subscription.last_body = subscription.last_body, body
-        if parcel.finished:
-            subscription.active = False
-        count = len(parcel.scans)
-
-        def acked() -> None:
-            subscription.acked_traces = max(subscription.acked_traces, count)
-
-        self.world.pushes.send(Delivery(
-            channel=Channel.push, waybill_no=parcel.waybill_no, url=subscription.url, body=body,
-            summary=f"State {STATE_OF[parcel.last_scan.code][0]}, {count} traces",
-            ack=ack_check(account.ebusiness_id), order=subscription.order,
-            superseded=lambda: subscription.acked_traces > count, on_acked=acked, stale_body=stale,
-        ))
+        subscription.feed.send_history(
+            self.world, parcel, url=subscription.url, body=body,
+            summary=f"State {STATE_OF[parcel.last_scan.code][0]}, {len(parcel.scans)} traces",
+            ack=ack_check(account.ebusiness_id))

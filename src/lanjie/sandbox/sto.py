@@ -25,7 +25,6 @@ the ``content`` value received. Written from the recipe, independently of lanjie
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -37,8 +36,9 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
+from lanjie.sandbox.feeds import Feed, ack_object, first_push, subscribed
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
-from lanjie.sandbox.push import Delivery, PushBody
+from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Described, WireAnswer, WireRequest, read, serve
 from lanjie.sandbox.world import SandboxWorld, WorldError
@@ -99,13 +99,8 @@ def trace_item(waybill_no: str, scan: Scan) -> dict[str, str] | None:
 
 def is_ack(status_code: int, body: bytes) -> bool:
     """True for a 2xx answer whose JSON object says ``success: true``."""
-    if not 200 <= status_code < 300:
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("success") is True
+    answer = ack_object(status_code, body)
+    return answer is not None and answer.get("success") is True
 
 
 def _answer(code: str, message: str, data: Any = None, waybill_no: str = "") -> WireAnswer:
@@ -136,9 +131,7 @@ class Subscription:
     from_appkey: str
     waybill_no: str
     push_url: str
-    order: asyncio.Lock = field(default_factory=asyncio.Lock)  # its pushes go out one at a time
-    pushed: int = 0  # the parcel's scans already handed to the push sender
-    last_body: PushBody | None = None  # the newest push, for the out-of-order fault
+    feed: Feed = field(default_factory=Feed)
 
 
 class STOTwin:
@@ -243,9 +236,7 @@ class STOTwin:
         if subscription is None:
             subscription = self.subscriptions[(from_appkey, waybill_no)] = Subscription(from_appkey, waybill_no, url)
         subscription.push_url = url
-        if parcel is not None and parcel.scans:
-            at = self.world.clock.now() + timedelta(seconds=self.world.config.first_push_seconds)
-            self.world.schedule(at, lambda _at: self._push_new(subscription))
+        first_push(self.world, parcel, lambda: self._push_new(subscription))
         return _answer("", "", waybill_no=waybill_no)
 
     def _query(self, content: Mapping[str, Any]) -> WireAnswer:
@@ -264,10 +255,8 @@ class STOTwin:
     # ---- pushes ----------------------------------------------------------------------------------
 
     def on_tracking(self, parcel: Parcel) -> None:
-        if parcel.carrier_code != CARRIER:
-            return
-        for subscription in list(self.subscriptions.values()):
-            if subscription.waybill_no == parcel.waybill_no:
+        if parcel.carrier_code == CARRIER:
+            for subscription in subscribed(self.subscriptions, parcel.waybill_no):
                 self._push_new(subscription)
 
     def on_intercept_resolved(self, parcel: Parcel, task: InterceptTask) -> None:
@@ -279,17 +268,12 @@ class STOTwin:
         account = self.accounts.get(subscription.from_appkey)
         if parcel is None or parcel.carrier_code != CARRIER or account is None:
             return
-        new, subscription.pushed = parcel.scans[subscription.pushed:], len(parcel.scans)
-        for scan in new:
+        for scan in subscription.feed.new_scans(parcel):
             item = trace_item(parcel.waybill_no, scan)
             if item is None:
                 continue
             content = dumps(item)
             body = PushBody.form({"api_name": PUSH_API, "content": content,
                                   "data_digest": digest(content.encode("utf-8"), account.secret_key)})
-            stale, subscription.last_body = subscription.last_body, body
-            self.world.pushes.send(Delivery(
-                channel=Channel.push, waybill_no=parcel.waybill_no, url=subscription.push_url, body=body,
-                summary=f"{item['scanType']} {item['opTime']}", ack=is_ack, order=subscription.order,
-                stale_body=stale,
-            ))
+            subscription.feed.send(self.world, waybill_no=parcel.waybill_no, url=subscription.push_url, body=body,
+                                   summary=f"{item['scanType']} {item['opTime']}", ack=is_ack)

@@ -28,7 +28,6 @@ Not documented by Yunda, so these are **lanjie's sandbox choices** (a real accou
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -40,8 +39,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
+from lanjie.sandbox.feeds import Feed, ack_object, first_push, subscribed
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
-from lanjie.sandbox.push import Delivery, PushBody
+from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import Node, NodeKind, ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
 from lanjie.sandbox.world import WorldError
@@ -106,13 +106,8 @@ def dumps(value: Any) -> str:
 
 def is_ack(status_code: int, body: bytes) -> bool:
     """True for a 2xx answer whose JSON says ``result: true`` and ``code: "0000"``."""
-    if not 200 <= status_code < 300:
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("result") is True and answer.get("code") == Code.ok
+    answer = ack_object(status_code, body)
+    return answer is not None and answer.get("result") is True and answer.get("code") == Code.ok
 
 
 def station_code(node: Node) -> str:
@@ -172,10 +167,7 @@ class Subscription:
     mailno: str
     orderid: str
     callback_url: str
-    active: bool = True
-    order: asyncio.Lock = field(default_factory=asyncio.Lock)  # its pushes go out one at a time
-    last_body: PushBody | None = None  # the newest snapshot sent, for the out-of-order fault
-    acked_steps: int = 0
+    feed: Feed = field(default_factory=Feed)
 
 
 class Refused(Exception):
@@ -307,14 +299,11 @@ class YundaTwin:
         except Refused as exc:
             return _answer(exc.code, exc.message)
         current = self.subscriptions.get((account.app_key, mailno))
-        if current is not None and current.active:
+        if current is not None and current.feed.active:
             return _answer(Code.duplicate, "重复订阅：该运单正在订阅中", waybill_no=mailno)
         subscription = Subscription(account.app_key, mailno, orderid, callback_url)
         self.subscriptions[(account.app_key, mailno)] = subscription
-        parcel = self._parcel(mailno)
-        if parcel is not None and parcel.scans:
-            first_at = self.world.clock.now() + timedelta(seconds=self.world.config.first_push_seconds)
-            self.world.schedule(first_at, lambda _at: self._push_if_active(subscription))
+        first_push(self.world, self._parcel(mailno), lambda: self._push_if_active(subscription))
         return _answer(Code.ok, "订阅成功", waybill_no=mailno)
 
     def _parcel(self, mailno: str) -> Parcel | None:
@@ -324,18 +313,17 @@ class YundaTwin:
     # ---- pushes --------------------------------------------------------------------------------
 
     def on_tracking(self, parcel: Parcel) -> None:
-        if parcel.carrier_code != CARRIER:
-            return
-        for subscription in list(self.subscriptions.values()):
-            if subscription.mailno == parcel.waybill_no and subscription.active:
-                self._push(subscription, parcel)
+        if parcel.carrier_code == CARRIER:
+            for subscription in subscribed(self.subscriptions, parcel.waybill_no):
+                if subscription.feed.active:
+                    self._push(subscription, parcel)
 
     def on_intercept_resolved(self, parcel: Parcel, task: InterceptTask) -> None:
         """Yunda takes no intercepts, so it has no outcome to report."""
 
     def _push_if_active(self, subscription: Subscription) -> None:
         parcel = self._parcel(subscription.mailno)
-        if subscription.active and parcel is not None and parcel.scans:
+        if subscription.feed.active and parcel is not None and parcel.scans:
             self._push(subscription, parcel)
 
     def _push(self, subscription: Subscription, parcel: Parcel) -> None:
@@ -344,17 +332,6 @@ class YundaTwin:
         raw = text.encode("utf-8")
         headers = {"app-key": account.app_key, "sign": sign(raw, account.app_secret),
                    "req-time": millis(self.world.clock.now())}
-        body = PushBody.json_text(text, headers)
-        stale, subscription.last_body = subscription.last_body, body
-        if parcel.finished:
-            subscription.active = False
-        count = len(parcel.scans)
-
-        def acked() -> None:
-            subscription.acked_steps = max(subscription.acked_steps, count)
-
-        self.world.pushes.send(Delivery(
-            channel=Channel.push, waybill_no=parcel.waybill_no, url=subscription.callback_url, body=body,
-            summary=f"{ACTION_OF[parcel.last_scan.code][1]}, {count} steps", ack=is_ack, order=subscription.order,
-            superseded=lambda: subscription.acked_steps > count, on_acked=acked, stale_body=stale,
-        ))
+        subscription.feed.send_history(
+            self.world, parcel, url=subscription.callback_url, body=PushBody.json_text(text, headers),
+            summary=f"{ACTION_OF[parcel.last_scan.code][1]}, {len(parcel.scans)} steps", ack=is_ack)

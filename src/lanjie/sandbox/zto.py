@@ -27,7 +27,6 @@ per push, with the documented actions.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -39,8 +38,9 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
+from lanjie.sandbox.feeds import Feed, ack_object, first_push, subscribed
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
-from lanjie.sandbox.push import Delivery, PushBody
+from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
 from lanjie.sandbox.world import SandboxWorld, WorldError
@@ -93,13 +93,8 @@ def trace_item(waybill_no: str, scan: Scan) -> dict[str, str] | None:
 
 def is_ack(status_code: int, body: bytes) -> bool:
     """True for a 2xx answer whose JSON object says ``status: true``."""
-    if not 200 <= status_code < 300:
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("status") is True
+    answer = ack_object(status_code, body)
+    return answer is not None and answer.get("status") is True
 
 
 def _answer(code: str, message: str, result: Any = None, waybill_no: str = "") -> WireAnswer:
@@ -130,9 +125,7 @@ class Subscription:
     app_key: str
     bill_code: str
     push_url: str
-    order: asyncio.Lock = field(default_factory=asyncio.Lock)  # its pushes go out one at a time
-    pushed: int = 0  # the parcel's scans already handed to the push sender
-    last_body: PushBody | None = None  # the newest push, for the out-of-order fault
+    feed: Feed = field(default_factory=Feed)
 
 
 class ZTOTwin:
@@ -241,9 +234,7 @@ class ZTOTwin:
         if subscription is None:
             subscription = self.subscriptions[key] = Subscription(account.app_key, bill_code, url)
         subscription.push_url = url
-        if parcel is not None and parcel.scans:
-            at = self.world.clock.now() + timedelta(seconds=self.world.config.first_push_seconds)
-            self.world.schedule(at, lambda _at: self._push_new(subscription))
+        first_push(self.world, parcel, lambda: self._push_new(subscription))
         return _answer("SYS000", "操作成功", waybill_no=bill_code)
 
     def query(self, wire: WireRequest) -> WireAnswer:
@@ -260,10 +251,8 @@ class ZTOTwin:
     # ---- pushes ----------------------------------------------------------------------------------
 
     def on_tracking(self, parcel: Parcel) -> None:
-        if parcel.carrier_code != CARRIER:
-            return
-        for subscription in list(self.subscriptions.values()):
-            if subscription.bill_code == parcel.waybill_no:
+        if parcel.carrier_code == CARRIER:
+            for subscription in subscribed(self.subscriptions, parcel.waybill_no):
                 self._push_new(subscription)
 
     def on_intercept_resolved(self, parcel: Parcel, task: InterceptTask) -> None:
@@ -275,17 +264,12 @@ class ZTOTwin:
         account = self.accounts.get(subscription.app_key)
         if parcel is None or parcel.carrier_code != CARRIER or account is None:
             return
-        new, subscription.pushed = parcel.scans[subscription.pushed:], len(parcel.scans)
-        for scan in new:
+        for scan in subscription.feed.new_scans(parcel):
             item = trace_item(parcel.waybill_no, scan)
             if item is None:
                 continue
             data = dumps(item)
             body = PushBody.form({"data": data, "data_digest": digest(data.encode("utf-8"), account.app_secret),
                                   "company_id": account.app_key, "msg_type": "Traces"})
-            stale, subscription.last_body = subscription.last_body, body
-            self.world.pushes.send(Delivery(
-                channel=Channel.push, waybill_no=parcel.waybill_no, url=subscription.push_url, body=body,
-                summary=f"{item['action']} {item['actionTime']}", ack=is_ack, order=subscription.order,
-                stale_body=stale,
-            ))
+            subscription.feed.send(self.world, waybill_no=parcel.waybill_no, url=subscription.push_url, body=body,
+                                   summary=f"{item['action']} {item['actionTime']}", ack=is_ack)
