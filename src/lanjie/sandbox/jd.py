@@ -44,7 +44,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs
@@ -55,6 +55,7 @@ from lanjie.domain.states import InterceptType
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Refusal, Scan, TaskOutcome
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Described, WireAnswer, WireRequest, serve
+from lanjie.sandbox.wirefmt import BEIJING, WIRE_TIME, wire_time
 from lanjie.sandbox.world import WorldError
 
 if TYPE_CHECKING:
@@ -64,8 +65,6 @@ PROTOCOL = "jd"
 INTERCEPT = "jingdong.ldop.receive.order.intercept"
 RESULT_QUERY = "jingdong.ldop.receive.order.intercept.query"  # sandbox choice
 TRACE = "jingdong.ldop.receive.trace.get"
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-WIRE_TIME = "%Y-%m-%d %H:%M:%S"
 REQUIRED_SYSTEM = ("method", "app_key", "access_token", "timestamp", "v", "360buy_param_json", "sign")
 CREDENTIALS = ("app_key", "app_secret", "access_token", "vendor_code")
 
@@ -144,10 +143,6 @@ def jos_sign(fields: Mapping[str, str], app_secret: str) -> str:
     """Upper-case hex MD5 of secret + name+value of every field but ``sign``, sorted by name + secret."""
     text = app_secret + "".join(f"{name}{fields[name]}" for name in sorted(fields) if name != "sign") + app_secret
     return hashlib.md5(text.encode("utf-8")).hexdigest().upper()
-
-
-def wire_time(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime(WIRE_TIME)
 
 
 def trace_item(waybill_no: str, scan: Scan) -> dict[str, str]:

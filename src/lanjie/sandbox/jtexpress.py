@@ -34,7 +34,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
@@ -44,12 +44,12 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
 from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
+from lanjie.sandbox.wirefmt import dumps, wire_time
 from lanjie.sandbox.world import SandboxWorld, WorldError
 
 CARRIER = "jtexpress"
 SUBSCRIBE_PATH = "/api/trace/subscribe"
 QUERY_PATH = "/api/logistics/trace"
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 NODES = frozenset(str(node) for node in range(1, 15))
 
 #: J&T's trace node and its name for each scan; None: J&T's trace has no such event.
@@ -74,14 +74,6 @@ NODE_OF: dict[ScanCode, tuple[str, str] | None] = {
 def digest(text: bytes, secret: str) -> str:
     """J&T's recipe: Base64 of the raw MD5 of the bytes followed by the private key."""
     return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def wire_time(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def millis(at: datetime) -> str:

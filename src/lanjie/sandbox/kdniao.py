@@ -35,7 +35,6 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
@@ -45,13 +44,12 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel
 from lanjie.sandbox.push import AckCheck, PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
+from lanjie.sandbox.wirefmt import dumps, wire_time
 from lanjie.sandbox.world import WorldError
 
 if TYPE_CHECKING:
     from lanjie.sandbox.world import SandboxWorld
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-WIRE_TIME = "%Y-%m-%d %H:%M:%S"
 QUERY_TYPE, SUBSCRIBE_TYPE, PUSH_TYPE = "1002", "1008", "101"
 
 #: ShipperCode → the sandbox's canonical courier code.
@@ -99,14 +97,6 @@ def data_sign(request_data: str, app_key: str) -> str:
     """Base64 of the lower-case hex MD5 (as text) of RequestData + AppKey."""
     hex_digest = hashlib.md5((request_data + app_key).encode("utf-8")).hexdigest()
     return base64.b64encode(hex_digest.encode("ascii")).decode("ascii")
-
-
-def wire_time(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime(WIRE_TIME)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def traces(parcel: Parcel) -> list[dict[str, str]]:

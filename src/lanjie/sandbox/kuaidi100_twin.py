@@ -22,7 +22,6 @@ from lanjie.sandbox.kuaidi100_wire import (
     QueryCode,
     SubscribeCode,
     callback_param,
-    dumps,
     intercept_sign,
     is_ack,
     last_result,
@@ -35,6 +34,7 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Refusal
 from lanjie.sandbox.push import Delivery, PushBody
 from lanjie.sandbox.route import CITIES, Party, canonical_carrier, find_city
 from lanjie.sandbox.serving import WireAnswer
+from lanjie.sandbox.wirefmt import dumps
 
 if TYPE_CHECKING:
     from lanjie.sandbox.world import SandboxWorld

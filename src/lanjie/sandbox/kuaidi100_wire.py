@@ -29,16 +29,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from lanjie.domain.states import TrackingStatus
 from lanjie.sandbox.model import InterceptTask, Scan, TaskOutcome
 from lanjie.sandbox.route import ScanCode
-
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-WIRE_TIME = "%Y-%m-%d %H:%M:%S"
+from lanjie.sandbox.wirefmt import BEIJING, WIRE_TIME, wire_time
 
 
 class InterceptCode(IntEnum):
@@ -128,11 +126,6 @@ def push_sign(param: str, salt: str) -> str:
     return md5_upper(param + salt)
 
 
-def wire_time(at: datetime) -> str:
-    """``yyyy-MM-dd HH:mm:ss`` in Beijing time."""
-    return at.astimezone(BEIJING).strftime(WIRE_TIME)
-
-
 def parse_wire_time(text: str) -> datetime:
     """The aware UTC instant of a Beijing wire time."""
     return datetime.strptime(text, WIRE_TIME).replace(tzinfo=BEIJING).astimezone(UTC)
@@ -140,11 +133,6 @@ def parse_wire_time(text: str) -> datetime:
 
 def millis(at: datetime) -> int:
     return int(at.timestamp() * 1000)
-
-
-def dumps(value: Any) -> str:
-    """The one JSON serialisation the sandbox signs and sends (compact, UTF-8 characters kept)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def tracking_item(scan: Scan) -> dict[str, str]:

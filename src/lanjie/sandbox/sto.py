@@ -31,7 +31,6 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
@@ -41,6 +40,7 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
 from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Described, WireAnswer, WireRequest, read, serve
+from lanjie.sandbox.wirefmt import dumps, wire_time
 from lanjie.sandbox.world import SandboxWorld, WorldError
 
 CARRIER = "sto"
@@ -54,7 +54,6 @@ APIS: dict[str, tuple[Channel, str]] = {
     SUBSCRIBE_API: (Channel.subscribe, "sto_trace_platform"),
 }
 REQUIRED = ("api_name", "content", "data_digest", "from_appkey", "from_code", "to_appkey", "to_code")
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 #: STO's scan type for each scan; None: STO's trace has no such event.
 SCAN_TYPE_OF: dict[ScanCode, str | None] = {
@@ -78,14 +77,6 @@ SCAN_TYPE_OF: dict[ScanCode, str | None] = {
 def digest(text: bytes, secret: str) -> str:
     """STO's recipe: Base64 of the raw MD5 of the bytes followed by the secret key."""
     return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def wire_time(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def trace_item(waybill_no: str, scan: Scan) -> dict[str, str] | None:

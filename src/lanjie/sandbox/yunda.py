@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
@@ -44,13 +43,12 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
 from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import Node, NodeKind, ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
+from lanjie.sandbox.wirefmt import dumps, wire_time
 from lanjie.sandbox.world import WorldError
 
 if TYPE_CHECKING:
     from lanjie.sandbox.world import SandboxWorld
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-WIRE_TIME = "%Y-%m-%d %H:%M:%S"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CARRIER = "yunda"
 
@@ -92,16 +90,8 @@ def sign(body: bytes, app_secret: str) -> str:
     return hashlib.md5(body + b"_" + app_secret.encode("utf-8")).hexdigest()
 
 
-def wire_time(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime(WIRE_TIME)
-
-
 def millis(at: datetime) -> str:
     return str((at - _EPOCH) // timedelta(milliseconds=1))
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def is_ack(status_code: int, body: bytes) -> bool:

@@ -30,10 +30,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
@@ -43,12 +41,12 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
 from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
+from lanjie.sandbox.wirefmt import dumps, wire_time
 from lanjie.sandbox.world import SandboxWorld, WorldError
 
 CARRIER = "zto"
 SUBSCRIBE_API = "zto.merchant.waybill.track.subsrcibe"  # sic
 QUERY_API = "zto.merchant.waybill.track.query"
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 #: ZTO's action for each scan; None: ZTO's trace has no such event.
 ACTION_OF: dict[ScanCode, str | None] = {
@@ -72,14 +70,6 @@ ACTION_OF: dict[ScanCode, str | None] = {
 def digest(text: bytes, secret: str) -> str:
     """ZTO's recipe: Base64 of the raw MD5 of the bytes followed by the secret."""
     return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def wire_time(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def trace_item(waybill_no: str, scan: Scan) -> dict[str, str] | None:

@@ -25,6 +25,7 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Refusal, TaskSt
 from lanjie.sandbox.push import Delivery, PushBody
 from lanjie.sandbox.route import CITIES, Party, find_city
 from lanjie.sandbox.serving import Described, WireAnswer, WireRequest, serve
+from lanjie.sandbox.wirefmt import dumps
 from lanjie.sandbox.world import CancelResult, WorldError
 
 from .wire import (
@@ -37,7 +38,6 @@ from .wire import (
     ApiCode,
     ErrorCode,
     digest,
-    dumps,
     envelope,
     is_ack,
     millis,

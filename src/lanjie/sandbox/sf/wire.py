@@ -44,16 +44,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote_from_bytes
 
 from lanjie.sandbox.model import Scan
 from lanjie.sandbox.route import ScanCode
-
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-WIRE_TIME = "%Y-%m-%d %H:%M:%S"
+from lanjie.sandbox.wirefmt import dumps, wire_time
 
 SERVICE_INTERCEPT = "EXP_RECE_WANTED_INTERCEPT"
 SERVICE_SEARCH_ROUTES = "EXP_RECE_SEARCH_ROUTES"
@@ -131,18 +129,8 @@ def digest(msg_data: str | bytes, timestamp: str | bytes, check_word: str) -> st
     return base64.b64encode(hashlib.md5(encoded.encode("ascii")).digest()).decode("ascii")
 
 
-def dumps(value: Any) -> str:
-    """The one JSON serialisation the sandbox signs and sends (compact, UTF-8 characters kept)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def millis(at: datetime) -> str:
     return str(int(at.timestamp() * 1000))
-
-
-def wire_time(at: datetime) -> str:
-    """``yyyy-MM-dd HH:mm:ss`` in Beijing time."""
-    return at.astimezone(BEIJING).strftime(WIRE_TIME)
 
 
 def envelope(code: ApiCode, message: str, response_id: str, result: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,0 +1,25 @@
+"""Wire formats the Chinese carrier twins share: Beijing time as carriers print it, and compact JSON.
+
+Each twin signs the exact string it sends, so there is one serialisation (compact separators,
+UTF-8 characters kept, never ``\\u`` escapes) and one clock format (``yyyy-MM-dd HH:mm:ss``, UTC+8,
+China has had no daylight saving time since 1991).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+WIRE_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def wire_time(at: datetime) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in Beijing time."""
+    return at.astimezone(BEIJING).strftime(WIRE_TIME)
+
+
+def dumps(value: Any) -> str:
+    """The one JSON serialisation the sandbox signs and sends (compact, UTF-8 characters kept)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
