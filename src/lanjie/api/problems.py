@@ -15,7 +15,7 @@ from lanjie.domain.errors import IllegalTransition, NotFound, RuleViolation
 PROBLEM = "application/problem+json"
 
 #: Rules about the request's own content answer 422; the rest are conflicts with current state (409).
-_INPUT_RULES = {"refund_fen", "waybill_nos", "waybill_no", "address", "case_type", "carrier", "type"}
+_INPUT_RULES = {"refund_fen", "waybill_nos", "waybill_no", "address", "case_type", "carrier", "type", "items"}
 
 
 class Problem(Exception):

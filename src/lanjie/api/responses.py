@@ -202,6 +202,19 @@ class InterceptsAcceptedOut(Out):
     intercepts: list[InterceptOut]
 
 
+class BatchResultOut(Out):
+    aftersale_id: str
+    result: str = Field(description="accepted (intercepts requested) or refused (nothing changed for this case)")
+    intercepts: list[InterceptOut] = Field(description="empty when refused")
+    problem: dict[str, Any] | None = Field(description="why the case was refused, as an RFC 9457 problem")
+
+
+class InterceptBatchOut(Out):
+    accepted: int
+    refused: int
+    results: list[BatchResultOut] = Field(description="one per item, in the order given")
+
+
 class CarrierAccountOut(Out):
     id: str
     carrier: str

@@ -68,11 +68,21 @@ class InterceptIn(Strict):
     waybill_nos: list[Waybill] | None = Field(None, description="only these parcels of the case (default: all)")
 
 
+class BatchInterceptIn(InterceptIn):
+    aftersale_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+
+
+class InterceptBatchIn(Strict):
+    items: list[BatchInterceptIn] = Field(min_length=1, max_length=100,
+                                          description="one entry per case, each case at most once")
+
+
 class CarrierAccountIn(Strict):
     carrier: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,40}$")] = "kuaidi100"
     credentials: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_]{1,40}$")],
                                 Annotated[str, StringConstraints(max_length=500, pattern=_PRINTABLE)]],
-                           Field(description="kuaidi100: key, customer, secret, salt (salt ≥ 32 characters)")]
+                           Field(description="the plugin's credential names (`lanjie carriers`), e.g. kuaidi100: key, "
+                                             "customer, secret, salt (salt ≥ 32 characters)")]
 
 
 class SettlementPolicyIn(Strict):

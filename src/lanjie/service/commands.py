@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lanjie.domain.errors import NotFound, RuleViolation
+from lanjie.domain.errors import DomainError, NotFound, RuleViolation
 from lanjie.domain.model import AfterSale, Intercept, Item, Party, Shipment
 from lanjie.domain.rules import interceptability
 from lanjie.domain.states import CaseType, InterceptStatus, InterceptType
@@ -127,6 +127,42 @@ def request_intercepts(uow: UnitOfWork, shop_id: str, case_id: str, *, type: Int
         uow.enqueue(SUBMIT_INTERCEPT, {"shop_id": shop_id, "case_id": case.id, "intercept_id": icpt.id},
                     key=f"submit:{icpt.id}", shop_id=shop_id, concurrency_key=f"carrier:{shipment.carrier}")
     return created
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    case_id: str
+    type: InterceptType
+    address: Party | None = None
+    waybill_nos: list[str] | None = None
+
+
+def request_intercepts_batch(uow: UnitOfWork, shop_id: str, items: list[BatchItem], *,
+                             offered: Callable[[str], frozenset[InterceptType]] | None = None,
+                             ) -> list[list[Intercept] | DomainError]:
+    """Intercept many cases at once: each case on its own savepoint, so a refused one leaves the rest standing.
+
+    The answer has one entry per item, in order: the intercepts created, or why that case was refused.
+    A case may appear only once (its changes are undone as a whole when refused).
+    """
+    seen = [item.case_id for item in items]
+    repeated = sorted({case_id for case_id in seen if seen.count(case_id) > 1})
+    if repeated:
+        raise RuleViolation("items", f"each case at most once per batch; repeated: {', '.join(repeated)}")
+    results: list[list[Intercept] | DomainError] = []
+    for item in items:
+        savepoint = uow.conn.begin_nested()
+        try:
+            created = request_intercepts(uow, shop_id, item.case_id, type=item.type, address=item.address,
+                                         waybill_nos=item.waybill_nos, offered=offered)
+        except DomainError as refused:
+            savepoint.rollback()
+            uow.forget(item.case_id)
+            results.append(refused)
+            continue
+        savepoint.commit()
+        results.append(created)
+    return results
 
 
 def preview_intercepts(uow: UnitOfWork, shop_id: str, case_id: str) -> list[dict[str, Any]]:

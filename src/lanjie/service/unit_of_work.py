@@ -51,6 +51,12 @@ class UnitOfWork:
             self._loaded[case_id] = repository.snapshot(case)
         return self._cases[case_id]
 
+    def forget(self, case_id: str) -> None:
+        """Drop a case changed in a savepoint that was rolled back: nothing of it is written at commit."""
+        self._cases.pop(case_id, None)
+        self._loaded.pop(case_id, None)
+        self._dirty_cases.discard(case_id)
+
     def add_case(self, case: AfterSale) -> None:
         repository.add_case(self.conn, case)
         self._new.append(case)

@@ -12,17 +12,19 @@ from fastapi.responses import JSONResponse
 from lanjie.api import views
 from lanjie.api.auth import current_shop
 from lanjie.api.idempotency import IdempotencyKey, idempotent
+from lanjie.api.problems import problem_for
 from lanjie.api.responses import (
     PROBLEMS,
     CaseCreatedOut,
     CaseListOut,
     CaseOut,
     CaseSummaryOut,
+    InterceptBatchOut,
     InterceptOut,
     InterceptsAcceptedOut,
     PreviewOut,
 )
-from lanjie.api.schemas import AfterSaleIn, InterceptIn, ObjectId
+from lanjie.api.schemas import AfterSaleIn, InterceptBatchIn, InterceptIn, ObjectId
 from lanjie.domain.model import Party
 from lanjie.domain.states import CaseStatus, CaseType
 from lanjie.service import commands
@@ -112,6 +114,32 @@ async def preview(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
     for parcel in parcels:
         del parcel["shipment_id"], parcel["phone_tail"]
     return JSONResponse({"aftersale_id": case_id, "parcels": parcels})
+
+
+@router.post("/intercept-batch", response_model=InterceptBatchOut, responses=PROBLEMS,
+             summary="Intercept many cases at once: a result per case; a refused case leaves the others standing")
+async def intercept_batch(body: InterceptBatchIn, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
+    items = [commands.BatchItem(i.aftersale_id, i.type, Party(**i.address.model_dump()) if i.address else None,
+                                i.waybill_nos) for i in body.items]
+
+    def work(uow: UnitOfWork) -> Any:
+        answers = commands.request_intercepts_batch(uow, shop_id, items,
+                                                    offered=request.app.state.container.gateway.offered_types)
+        results = []
+        for item, answer in zip(items, answers, strict=True):
+            if isinstance(answer, list):
+                waybills = {i.shipment_id: getattr(uow.shipment(shop_id, i.shipment_id), "waybill_no", None)
+                            for i in answer}
+                results.append({"aftersale_id": item.case_id, "result": "accepted", "problem": None,
+                                "intercepts": [views.intercept(i, waybills[i.shipment_id]) for i in answer]})
+            else:
+                problem = problem_for(answer)
+                assert problem is not None
+                results.append({"aftersale_id": item.case_id, "result": "refused", "intercepts": [],
+                                "problem": problem.body()})
+        accepted = sum(r["result"] == "accepted" for r in results)
+        return {"accepted": accepted, "refused": len(results) - accepted, "results": results}
+    return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
 
 
 @router.post("/{case_id}/intercepts", status_code=202, response_model=InterceptsAcceptedOut, responses=PROBLEMS,
