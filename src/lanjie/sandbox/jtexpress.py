@@ -28,8 +28,6 @@ over the ``bizContent`` value received; subscriptions name a ``backUrl``; trace 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -44,7 +42,7 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
 from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
-from lanjie.sandbox.wirefmt import dumps, wire_time
+from lanjie.sandbox.wirefmt import dumps, md5_base64, wire_time
 from lanjie.sandbox.world import SandboxWorld, WorldError
 
 CARRIER = "jtexpress"
@@ -71,9 +69,6 @@ NODE_OF: dict[ScanCode, tuple[str, str] | None] = {
 }
 
 
-def digest(text: bytes, secret: str) -> str:
-    """J&T's recipe: Base64 of the raw MD5 of the bytes followed by the private key."""
-    return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
 
 
 def millis(at: datetime) -> str:
@@ -197,7 +192,7 @@ class JTTwin:
         biz = wire.fields.get("bizContent")
         if not biz:
             raise Refused("145003050", "Illegal parameters: bizContent is empty")
-        if not hmac.compare_digest(digest(biz.encode("utf-8"), account.private_key).encode(),
+        if not hmac.compare_digest(md5_base64(biz.encode("utf-8"), account.private_key).encode(),
                                    headers["digest"].encode()):
             raise Refused("145003030", "headers signature verification failed")
         try:
@@ -280,7 +275,8 @@ class JTTwin:
             if node is None or item is None or node[0] not in subscription.nodes:
                 continue
             biz = dumps({"billCode": parcel.waybill_no, "traceNode": node[0], **item})
-            headers = {"apiAccount": account.api_account, "digest": digest(biz.encode("utf-8"), account.private_key),
+            signature = md5_base64(biz.encode("utf-8"), account.private_key)
+            headers = {"apiAccount": account.api_account, "digest": signature,
                        "timestamp": millis(self.world.clock.now())}
             body = PushBody.form({"bizContent": biz}, headers)
             subscription.feed.send(self.world, waybill_no=parcel.waybill_no, url=subscription.back_url, body=body,

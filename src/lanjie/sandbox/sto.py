@@ -25,8 +25,6 @@ the ``content`` value received. Written from the recipe, independently of lanjie
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -40,7 +38,7 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
 from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Described, WireAnswer, WireRequest, read, serve
-from lanjie.sandbox.wirefmt import dumps, wire_time
+from lanjie.sandbox.wirefmt import dumps, md5_base64, wire_time
 from lanjie.sandbox.world import SandboxWorld, WorldError
 
 CARRIER = "sto"
@@ -74,9 +72,6 @@ SCAN_TYPE_OF: dict[ScanCode, str | None] = {
 }
 
 
-def digest(text: bytes, secret: str) -> str:
-    """STO's recipe: Base64 of the raw MD5 of the bytes followed by the secret key."""
-    return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
 
 
 def trace_item(waybill_no: str, scan: Scan) -> dict[str, str] | None:
@@ -198,7 +193,7 @@ class STOTwin:
         account = self.accounts.get(fields["from_appkey"])
         if account is None or account.expired or account.from_code != fields["from_code"]:
             raise Refused("S03", "from_appkey 无效或无权限")
-        expected = digest(fields["content"].encode("utf-8"), account.secret_key)
+        expected = md5_base64(fields["content"].encode("utf-8"), account.secret_key)
         if not hmac.compare_digest(expected.encode(), fields["data_digest"].encode()):
             raise Refused("S01", "data_digest 校验失败")
         try:
@@ -265,6 +260,6 @@ class STOTwin:
                 continue
             content = dumps(item)
             body = PushBody.form({"api_name": PUSH_API, "content": content,
-                                  "data_digest": digest(content.encode("utf-8"), account.secret_key)})
+                                  "data_digest": md5_base64(content.encode("utf-8"), account.secret_key)})
             subscription.feed.send(self.world, waybill_no=parcel.waybill_no, url=subscription.push_url, body=body,
                                    summary=f"{item['scanType']} {item['opTime']}", ack=is_ack)

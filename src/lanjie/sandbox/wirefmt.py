@@ -1,4 +1,4 @@
-"""Wire formats the Chinese carrier twins share: Beijing time as carriers print it, and compact JSON.
+"""Wire formats the Chinese carrier twins share: Beijing time, compact JSON, and the MD5-Base64 digest.
 
 Each twin signs the exact string it sends, so there is one serialisation (compact separators,
 UTF-8 characters kept, never ``\\u`` escapes) and one clock format (``yyyy-MM-dd HH:mm:ss``, UTC+8,
@@ -7,6 +7,8 @@ China has had no daylight saving time since 1991).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,3 +25,8 @@ def wire_time(at: datetime) -> str:
 def dumps(value: Any) -> str:
     """The one JSON serialisation the sandbox signs and sends (compact, UTF-8 characters kept)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def md5_base64(text: bytes, secret: str) -> str:
+    """Base64 of the raw MD5 of the bytes followed by the secret: ZTO's, STO's and J&T's digest (§17)."""
+    return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")

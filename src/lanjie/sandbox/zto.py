@@ -27,8 +27,6 @@ per push, with the documented actions.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,7 +39,7 @@ from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Scan
 from lanjie.sandbox.push import PushBody
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.serving import Describe, Described, WireAnswer, WireRequest, serve
-from lanjie.sandbox.wirefmt import dumps, wire_time
+from lanjie.sandbox.wirefmt import dumps, md5_base64, wire_time
 from lanjie.sandbox.world import SandboxWorld, WorldError
 
 CARRIER = "zto"
@@ -67,9 +65,6 @@ ACTION_OF: dict[ScanCode, str | None] = {
 }
 
 
-def digest(text: bytes, secret: str) -> str:
-    """ZTO's recipe: Base64 of the raw MD5 of the bytes followed by the secret."""
-    return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
 
 
 def trace_item(waybill_no: str, scan: Scan) -> dict[str, str] | None:
@@ -186,7 +181,7 @@ class ZTOTwin:
         account = self.accounts.get(app_key)
         if account is None or account.expired:
             raise Refused("S210", "无权限访问")
-        if not hmac.compare_digest(digest(wire.body, account.app_secret).encode(), given.encode()):
+        if not hmac.compare_digest(md5_base64(wire.body, account.app_secret).encode(), given.encode()):
             raise Refused("S211", "签名错误")
         try:
             body = wire.json()
@@ -259,7 +254,7 @@ class ZTOTwin:
             if item is None:
                 continue
             data = dumps(item)
-            body = PushBody.form({"data": data, "data_digest": digest(data.encode("utf-8"), account.app_secret),
+            body = PushBody.form({"data": data, "data_digest": md5_base64(data.encode("utf-8"), account.app_secret),
                                   "company_id": account.app_key, "msg_type": "Traces"})
             subscription.feed.send(self.world, waybill_no=parcel.waybill_no, url=subscription.push_url, body=body,
                                    summary=f"{item['action']} {item['actionTime']}", ack=is_ack)
