@@ -17,6 +17,7 @@ from lanjie.service.carriers import CarrierGateway
 from lanjie.service.workflows import Workflows
 from lanjie.settings import Settings
 from lanjie.store.db import make_engine, migrate, reader, tenant
+from lanjie.webhooks import Webhooks
 from lanjie.worker import Worker
 
 
@@ -27,6 +28,7 @@ class Container:
     http: httpx.AsyncClient
     gateway: CarrierGateway
     workflows: Workflows
+    webhooks: Webhooks
     worker: Worker | None = None
     wake_hooks: list = field(default_factory=list)
 
@@ -46,7 +48,8 @@ class Container:
 
     def make_worker(self) -> Worker:
         s = self.settings
-        self.worker = Worker(self.engine, self.workflows.handlers(), concurrency=s.worker_concurrency,
+        handlers = {**self.workflows.handlers(), **self.webhooks.handlers()}
+        self.worker = Worker(self.engine, handlers, concurrency=s.worker_concurrency,
                              poll_seconds=s.worker_poll_seconds, lease_seconds=s.job_lease_seconds,
                              default_limit=s.carrier_concurrency, reap_every_seconds=s.job_reap_seconds)
         self.wake_hooks.append(self.worker.wake)
@@ -69,6 +72,7 @@ def bootstrap(settings: Settings | None = None, *, engine: sa.Engine | None = No
                                      follow_redirects=False)
     gateway = CarrierGateway(settings, http, carriers or load_carriers())
     container = Container(settings=settings, engine=engine, http=http, gateway=gateway,
-                          workflows=None)  # type: ignore[arg-type]
+                          workflows=None, webhooks=Webhooks(engine, http, settings))  # type: ignore[arg-type]
+    container.wake_hooks.append(container.webhooks.wake)
     container.workflows = Workflows(engine, gateway, on_commit=container.wake)
     return container

@@ -70,7 +70,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await asyncio.gather(worker.run(stop), run_housekeeping(container.engine, stop))
+            await asyncio.gather(worker.run(stop), run_housekeeping(container.engine, stop),
+                                 container.webhooks.run(stop))
         finally:
             await container.aclose()
 

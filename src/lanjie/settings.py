@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     # How often lanjie asks a carrier without tracking pushes (UPS, JD) for a parcel's trace.
     tracking_poll_seconds: float = 1800.0
 
+    # Sales channels: per plugin, endpoint name → base URL, e.g. {"douyin": {"api": "https://openapi-fxg.jinritemai.com"}}.
+    channel_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # When set, every channel plugin's endpoints point at the sandbox's platform simulator, ``{url}/<plugin>``.
+    channel_sandbox_url: str = ""
+    channel_timeout_seconds: float = 10.0
+
+    # Outgoing webhooks (Standard Webhooks). Private, loopback and link-local targets are refused
+    # unless this is set (the demo and the tests deliver to 127.0.0.1).
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = 15.0
+
     # Worker
     worker_concurrency: int = 16
     worker_poll_seconds: float = 0.05

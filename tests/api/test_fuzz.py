@@ -29,7 +29,7 @@ def test_no_input_makes_the_api_fail_or_answer_off_its_description(api: Api) -> 
     # The SSE stream never ends and carrier callbacks are signed by carriers: both have tests of their own.
     operations = [op.ok() for op in schema.get_all_operations()]
     operations = [op for op in operations if "/v1/events" not in op.path and "/callbacks/" not in op.path]
-    assert len(operations) == 15
+    assert len(operations) >= 15  # every route the API offers, none left out below
     tried: dict[str, int] = {}
 
     def fuzz(operation: Any) -> None:
@@ -48,4 +48,4 @@ def test_no_input_makes_the_api_fail_or_answer_off_its_description(api: Api) -> 
 
     for operation in operations:
         fuzz(operation)
-    assert len(tried) == 15 and min(tried.values()) >= 1
+    assert len(tried) == len(operations) and min(tried.values()) >= 1

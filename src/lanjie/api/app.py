@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from lanjie import __version__
 from lanjie.api import problems
-from lanjie.api.routes import aftersales, carriers, events, shipments
+from lanjie.api.routes import aftersales, carriers, channels, events, imports, shipments, webhooks
 from lanjie.bootstrap import Container
 from lanjie.console import routes as console
 from lanjie.service.housekeeping import run_housekeeping
@@ -46,12 +46,13 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
             worker = container.worker or container.make_worker()
             tasks.append(asyncio.create_task(worker.run(stop)))
             tasks.append(asyncio.create_task(run_housekeeping(container.engine, stop)))
+            tasks.append(asyncio.create_task(container.webhooks.run(stop)))
         tasks.extend(asyncio.create_task(job()) for job in background or [])
         try:
             yield
         finally:
             stop.set()
-            for task in tasks[2 if run_worker else 0:]:
+            for task in tasks[3 if run_worker else 0:]:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -66,7 +67,8 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
                          favicon_url="/static-offline-docs/favicon.png")
     app.state.container = container
     problems.install(app)
-    for router in (shipments.router, aftersales.router, events.router, carriers.router, console.router):
+    for router in (shipments.router, aftersales.router, events.router, carriers.router, channels.router,
+                   imports.router, webhooks.router, console.router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

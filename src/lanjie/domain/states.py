@@ -59,6 +59,42 @@ class Resolution(StrEnum):
     timeout_refund = "timeout_refund"
 
 
+class PlatformStatus(StrEnum):
+    """Where the sales platform's own after-sale stands, whatever the platform's codes."""
+
+    awaiting_merchant = "awaiting_merchant"  # the merchant must answer (Douyin 6, Taobao WAIT_SELLER_AGREE)
+    awaiting_return = "awaiting_return"  # waiting for the buyer to send goods back (Douyin 7)
+    awaiting_receipt = "awaiting_receipt"  # goods on their way back or arrived (Douyin 11, WAIT_SELLER_CONFIRM_GOODS)
+    agreed = "agreed"  # refund agreed, not yet paid
+    refunded = "refunded"  # the platform paid the buyer (Douyin 12, Taobao SUCCESS)
+    rejected = "rejected"  # the merchant refused (Douyin 27/29, Taobao SELLER_REFUSE_BUYER)
+    closed = "closed"  # withdrawn by the buyer, failed or timed out without a refund (Douyin 28, Taobao CLOSED)
+    other = "other"  # a code lanjie does not act on
+
+
+class ArbitrationStatus(StrEnum):
+    """The platform's arbitration (客服介入 / 淘宝介入) of a case."""
+
+    none = "none"
+    requested = "requested"  # the buyer applied (Douyin 212, TaobaoInterApplied)
+    evidence_requested = "evidence_requested"  # the platform asks the merchant for evidence (Douyin 213 / status 4)
+    evidence_submitted = "evidence_submitted"  # the merchant answered (Douyin 214/218)
+    in_review = "in_review"  # the platform is deciding (Douyin 217 / status 1, TaobaoIntervened)
+    buyer_won = "buyer_won"  # verdict for the buyer (Douyin arbitrate status 2)
+    merchant_won = "merchant_won"  # verdict for the merchant (Douyin arbitrate status 3)
+    cancelled = "cancelled"  # the buyer withdrew it (Douyin 215)
+
+
+class ChannelInterceptStatus(StrEnum):
+    """What the platform shows of an interception (Taobao interceptItemListResult.logisticInterceptEnum)."""
+
+    not_applied = "not_applied"  # INTERCEPT_NOT_APPLY
+    applied = "applied"  # INTERCEPT_APPLY 物流截单申请中
+    succeeded = "succeeded"  # INTERCEPT_SUCCESS
+    failed = "failed"  # INTERCEPT_FAILED
+    seller_confirmed_sign = "seller_confirmed_sign"  # INTERCEPT_SELLER_CONFIRM_SIGN: the seller signed for it
+
+
 class InterceptType(StrEnum):
     return_to_sender = "return_to_sender"  # 原址退回
     return_to_outlet = "return_to_outlet"  # 退回寄件网点
