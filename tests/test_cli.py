@@ -52,7 +52,8 @@ def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "serve", "worker", "sandbox", "shop", "carrier-account", "carriers", "migrate", "jobs"):
+    for command in ("demo", "serve", "worker", "sandbox", "shop", "carrier-account", "carriers", "migrate", "jobs",
+                    "import-cases"):
         assert command in out
 
 

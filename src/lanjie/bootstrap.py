@@ -13,7 +13,11 @@ import sqlalchemy as sa
 
 from lanjie.carriers.base import Carrier
 from lanjie.carriers.registry import load_carriers
+from lanjie.channels.base import Channel
+from lanjie.channels.registry import load_channels
 from lanjie.service.carriers import CarrierGateway
+from lanjie.service.channel_jobs import ChannelJobs
+from lanjie.service.channels import ChannelGateway
 from lanjie.service.workflows import Workflows
 from lanjie.settings import Settings
 from lanjie.store.db import make_engine, migrate, reader, tenant
@@ -29,6 +33,8 @@ class Container:
     gateway: CarrierGateway
     workflows: Workflows
     webhooks: Webhooks
+    channels: ChannelGateway
+    channel_jobs: ChannelJobs | None = None
     worker: Worker | None = None
     wake_hooks: list = field(default_factory=list)
 
@@ -48,7 +54,9 @@ class Container:
 
     def make_worker(self) -> Worker:
         s = self.settings
-        handlers = {**self.workflows.handlers(), **self.webhooks.handlers()}
+        assert self.channel_jobs is not None
+        # The channel side settles refunds on the platform, so its refund.execute replaces the plain one.
+        handlers = {**self.workflows.handlers(), **self.channel_jobs.handlers(), **self.webhooks.handlers()}
         self.worker = Worker(self.engine, handlers, concurrency=s.worker_concurrency,
                              poll_seconds=s.worker_poll_seconds, lease_seconds=s.job_lease_seconds,
                              default_limit=s.carrier_concurrency, reap_every_seconds=s.job_reap_seconds)
@@ -62,7 +70,7 @@ class Container:
 
 def bootstrap(settings: Settings | None = None, *, engine: sa.Engine | None = None,
               http: httpx.AsyncClient | None = None, carriers: Mapping[str, type[Carrier]] | None = None,
-              run_migrations: bool = True) -> Container:
+              channels: Mapping[str, type[Channel]] | None = None, run_migrations: bool = True) -> Container:
     """Build everything lanjie needs from settings; pass pieces in to replace them (tests)."""
     settings = settings or Settings()
     engine = engine or make_engine(settings.resolved_database_url())
@@ -71,8 +79,12 @@ def bootstrap(settings: Settings | None = None, *, engine: sa.Engine | None = No
     http = http or httpx.AsyncClient(timeout=httpx.Timeout(settings.carrier_timeout_seconds),
                                      follow_redirects=False)
     gateway = CarrierGateway(settings, http, carriers or load_carriers())
+    channel_gateway = ChannelGateway(settings, http, channels if channels is not None else load_channels())
     container = Container(settings=settings, engine=engine, http=http, gateway=gateway,
-                          workflows=None, webhooks=Webhooks(engine, http, settings))  # type: ignore[arg-type]
+                          workflows=None, webhooks=Webhooks(engine, http, settings),  # type: ignore[arg-type]
+                          channels=channel_gateway)
     container.wake_hooks.append(container.webhooks.wake)
     container.workflows = Workflows(engine, gateway, on_commit=container.wake)
+    container.channel_jobs = ChannelJobs(engine, channel_gateway, gateway, container.workflows,
+                                         on_commit=container.wake)
     return container

@@ -188,6 +188,39 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_cases(args: argparse.Namespace) -> int:
+    from lanjie.domain.errors import NotFound
+    from lanjie.service.csv_import import FileRefused, Platform, import_file, result_csv
+
+    source = Path(args.file)
+    target = Path(args.result) if args.result else source.with_name(f"{source.stem}.result.csv")
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {source}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        with _database() as engine:
+            report = import_file(engine, args.shop, data, platform=Platform(args.platform) if args.platform else None)
+    except FileRefused as refused:
+        print(f"error: {refused.detail} (nothing was imported)", file=sys.stderr)
+        return 2
+    except NotFound:
+        print(f"error: no shop {args.shop!r}", file=sys.stderr)
+        return 2
+    target.write_bytes(result_csv(report.rows))
+    summary = report.summary
+    print(f"{summary['rows']} rows: {summary['created']} created, {summary['exists']} already there, "
+          f"{summary['failed']} failed")
+    if summary["ignored_columns"]:
+        print(f"ignored columns: {', '.join(summary['ignored_columns'])}")
+    for row in report.rows:
+        if row["status"] == "failed":
+            print(f"line {row['row']} ({row['aftersale_id'] or 'no aftersale_id'}): {row['error']} [{row['field']}]")
+    print(f"result file: {target}")
+    return 0 if report.all_handled else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lanjie", description="lanjie (拦截): intercept shipped parcels on refund, settle the refund, "
@@ -240,6 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true", help="for machines")
     form.add_argument("--markdown", action="store_true", help="the capability matrix of docs/carriers.md")
     p.set_defaults(func=cmd_carriers)
+
+    p = sub.add_parser("import-cases", help="open a case per row of an after-sales CSV export (PDD, Kuaishou, WeChat)",
+                       description="Import after-sales from a spreadsheet export (CSV, UTF-8 or GBK, header row "
+                                   "required; see docs/channels.md for the columns). Each row is imported on its "
+                                   "own: a bad row writes nothing, a row already imported is reported as already "
+                                   "there. Writes a result file (one line per row) and exits 0 when every row "
+                                   "was handled, 1 when any row failed, 2 when the file was refused as a whole.")
+    p.add_argument("file", help="the CSV file")
+    p.add_argument("--shop", required=True, metavar="SHOP_ID")
+    p.add_argument("--platform", choices=["pdd", "kuaishou", "wechat", "other"],
+                   help="the platform of rows whose platform column is empty or missing")
+    p.add_argument("--result", metavar="OUT.csv", help="where to write the result file (default FILE.result.csv "
+                                                      "beside the input)")
+    p.set_defaults(func=cmd_import_cases)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)

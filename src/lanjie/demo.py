@@ -1,5 +1,7 @@
 """``lanjie demo``: everything in one process on SQLite — API, console, worker, the sandbox carrier
-world under /sandbox, a demo shop, and simulated buyers filing refund-only requests over time."""
+world and sales-platform simulator under /sandbox, a demo shop connected to the simulated Douyin and
+Taobao, an auto-intercept rule, and simulated buyers filing refund-only requests over time (through
+the REST API and through the two platforms)."""
 
 from __future__ import annotations
 
@@ -44,12 +46,15 @@ def run_demo(host: str, port: int, *, buyers_per_minute: float = 6.0) -> int:
 
     from lanjie.api.app import create_app
     from lanjie.bootstrap import bootstrap
+    from lanjie.sandbox.config import PlatformSettings, PopulationRates
     from lanjie.sandbox.world import SandboxConfig, SandboxWorld
 
     base = f"http://{host}:{port}"
     os.environ.setdefault("LANJIE_PUBLIC_BASE_URL", base)
-    # Every carrier plugin talks to its twin in the mounted sandbox.
+    # Every carrier plugin talks to its twin in the mounted sandbox, every channel to its simulator.
     os.environ.setdefault("LANJIE_CARRIER_SANDBOX_URL", f"{base}/sandbox")
+    os.environ.setdefault("LANJIE_CHANNEL_SANDBOX_URL", f"{base}/sandbox")
+    os.environ.setdefault("LANJIE_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")  # a webhook receiver on this machine
     settings = Settings()
     container = bootstrap(settings)
     secret = _demo_secret(settings.data_dir)
@@ -57,7 +62,8 @@ def run_demo(host: str, port: int, *, buyers_per_minute: float = 6.0) -> int:
     world = SandboxWorld(SandboxConfig(
         time_factor=settings.sandbox_time_factor, propagation_seconds=settings.sandbox_propagation_seconds,
         ack_latency_ms=settings.sandbox_ack_latency_ms,
-        kuaidi100_accounts={SANDBOX_KEY: {"customer": SANDBOX_CUSTOMER, "secret": secret["secret"]}}))
+        kuaidi100_accounts={SANDBOX_KEY: {"customer": SANDBOX_CUSTOMER, "secret": secret["secret"]}},
+        platforms=PlatformSettings(population=PopulationRates())))
 
     async def buyers() -> None:
         await _simulate_buyers(base, api_key, buyers_per_minute)
@@ -105,11 +111,22 @@ def _demo_shop(container: Any, data_dir: Path, secret: dict[str, str]) -> tuple[
 
 
 def _demo_accounts(container: Any, shop_id: str, secret: dict[str, str]) -> None:
-    """The demo shop's account with Kuaidi100 and with every native carrier twin (their test accounts)."""
+    """The demo shop's accounts: Kuaidi100, every native carrier twin and both simulated platforms (their
+    test accounts), and one auto-intercept rule (all day, so the demo decides whatever the hour)."""
+    from lanjie.sandbox.platforms.douyin import DouyinPlatform
+    from lanjie.sandbox.platforms.taobao import TaobaoPlatform
     from lanjie.sandbox.twins import load_twins
-    from lanjie.service import shops
+    from lanjie.service import autointercept, shops
+    from lanjie.service import channels as channel_accounts
 
     with container.engine.begin() as conn:
+        for name, platform in (("douyin", DouyinPlatform), ("taobao", TaobaoPlatform)):
+            if name in container.channels.registry and channel_accounts.account_for(conn, shop_id, name) is None:
+                channel_accounts.upsert_account(conn, shop_id, name, dict(platform.test_credentials))
+        if not autointercept.load_rules(conn, shop_id):
+            autointercept.save_rules(conn, shop_id, [autointercept.rule_from_dict({
+                "name": "自动拦截 auto-intercept", "service_hours": {"opens": "00:00", "closes": "00:00"},
+                "fallback": "refund_on_refusal"})])
         shops.upsert_carrier_account(conn, shop_id, "kuaidi100", {
             "key": SANDBOX_KEY, "customer": SANDBOX_CUSTOMER, "secret": secret["secret"], "salt": secret["salt"]})
         for name, twin in load_twins().items():
@@ -128,6 +145,10 @@ async def _simulate_buyers(base: str, api_key: str, per_minute: float) -> None:
                     break
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
+        for account in (await http.get("/v1/channel-accounts")).json()["items"]:  # the simulator pushes to us
+            await http.post(f"/sandbox/control/platforms/{account['channel']}/shops", json={
+                "app_key": (await http.get("/sandbox/control/platforms")).json()[account["channel"]][
+                    "test_credentials"]["app_key"], "push_url": account["callback_url"]})
         n = 0
         while True:
             try:
@@ -142,7 +163,9 @@ async def _one_buyer(http: httpx.AsyncClient, rng: random.Random) -> None:
     stage = rng.choices([s for s, _ in STAGES], [w for _, w in STAGES])[0]
     carrier, make_waybill = rng.choice(CARRIERS)
     waybill = make_waybill(rng)
-    order_id = f"ORD{rng.randrange(10**9, 10**10)}"
+    channel = rng.choices(["rest", "douyin", "taobao"], [2, 2, 1])[0]
+    # Platforms number orders in digits; the REST shop uses its own.
+    order_id = f"69{rng.randrange(10**16, 10**17)}" if channel != "rest" else f"ORD{rng.randrange(10**9, 10**10)}"
     sku, name, price = rng.choice(GOODS)
     qty = rng.choice([1, 1, 2])
     recipient = {"name": "王小明", "phone": f"138{rng.randrange(10**7, 10**8)}",
@@ -156,9 +179,16 @@ async def _one_buyer(http: httpx.AsyncClient, rng: random.Random) -> None:
         "items": [{"sku": sku, "name": name, "qty": qty, "price_fen": price}], "value_fen": price * qty,
         "freight_fen": 1200, "sender": sender, "recipient": recipient})
     r.raise_for_status()
+    reason = rng.choice(["不想要了 changed mind", "拍错了 ordered by mistake", "发货太慢 too slow"])
+    if channel != "rest":  # the buyer asks on the platform; it pushes to lanjie
+        r = await http.post(f"/sandbox/control/platforms/{channel}/aftersales", json={
+            "order_id": order_id, "type": "refund_only_shipped", "refund_fen": price * qty, "waybill_no": waybill,
+            "reason": reason[:20]})
+        r.raise_for_status()
+        log.info("buyer filed %s after-sale %s on %s (%s)", channel, r.json()["id"], waybill, stage)
+        return
     r = await http.post("/v1/aftersales", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
         "order_id": order_id, "type": "refund_only_shipped", "refund_fen": price * qty, "waybill_nos": [waybill],
-        "reason": rng.choice(["不想要了 changed mind", "拍错了 ordered by mistake", "发货太慢 too slow"]),
-        "channel": "rest", "channel_ref": f"RS{rng.randrange(10**9, 10**10)}"})
+        "reason": reason, "channel": "rest", "channel_ref": f"RS{rng.randrange(10**9, 10**10)}"})
     r.raise_for_status()
     log.info("buyer filed refund-only case %s on %s (%s)", r.json()["id"], waybill, stage)

@@ -35,7 +35,6 @@ class Settings(BaseSettings):
     channel_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
     # When set, every channel plugin's endpoints point at the sandbox's platform simulator, ``{url}/<plugin>``.
     channel_sandbox_url: str = ""
-    channel_timeout_seconds: float = 10.0
 
     # Outgoing webhooks (Standard Webhooks). Private, loopback and link-local targets are refused
     # unless this is set (the demo and the tests deliver to 127.0.0.1).

@@ -10,7 +10,8 @@ from tests.api.conftest import Api
 def test_every_mutating_post_documents_its_idempotency_key_and_problems(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     posts = {path: ops["post"] for path, ops in spec["paths"].items() if "post" in ops}
-    keyless = {"/v1/carriers/{carrier}/callbacks/{token}", "/v1/aftersales/{case_id}/intercept-preview"}
+    keyless = {"/v1/carriers/{carrier}/callbacks/{token}", "/v1/channels/{channel}/callbacks/{token}",
+               "/v1/aftersales/{case_id}/intercept-preview"}
     for path, op in posts.items():
         headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
         assert ("Idempotency-Key" in headers) == (path not in keyless), path

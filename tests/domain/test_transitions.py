@@ -82,10 +82,11 @@ def test_terminal_states_are_exactly_the_closed_ends_of_each_machine() -> None:
 def test_case_table_is_pinned_edge_by_edge() -> None:
     cs = CaseStatus
     assert dict(CASE_TRANSITIONS) == {
-        cs.open: {cs.intercepting, cs.refunding, cs.needs_attention, cs.rejected, cs.cancelled},
-        cs.intercepting: {cs.intercepted, cs.needs_attention, cs.refunding, cs.cancelled},
-        cs.intercepted: {cs.refunding, cs.needs_attention, cs.cancelled},
-        cs.needs_attention: {cs.intercepting, cs.refunding, cs.rejected, cs.cancelled},
+        cs.open: {cs.intercepting, cs.refunding, cs.needs_attention, cs.awaiting_refusal, cs.rejected, cs.cancelled},
+        cs.intercepting: {cs.intercepted, cs.needs_attention, cs.awaiting_refusal, cs.refunding, cs.cancelled},
+        cs.intercepted: {cs.refunding, cs.needs_attention, cs.awaiting_refusal, cs.cancelled},
+        cs.needs_attention: {cs.intercepting, cs.refunding, cs.awaiting_refusal, cs.rejected, cs.cancelled},
+        cs.awaiting_refusal: {cs.intercepting, cs.refunding, cs.needs_attention, cs.rejected, cs.cancelled},
         cs.refunding: {cs.completed, cs.needs_attention},
         cs.completed: set(), cs.rejected: set(), cs.cancelled: set(),
     }

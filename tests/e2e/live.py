@@ -141,7 +141,7 @@ def _start(sock: Any, database_url: str, tmp_path: Path, sandbox: dict[str, Any]
            settings: dict[str, Any] | None, run_worker: bool, policy: str) -> Live:
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     s = Settings(**{"data_dir": tmp_path, "database_url": database_url, "public_base_url": base,
-                    "carrier_sandbox_url": f"{base}/sandbox",
+                    "carrier_sandbox_url": f"{base}/sandbox", "channel_sandbox_url": f"{base}/sandbox",
                     "carrier_timeout_seconds": 2.0, "worker_poll_seconds": 0.02, **(settings or {})})
     world = SandboxWorld(SandboxConfig(**{
         "time_factor": 0.0, "ack_latency_ms": 0, "propagation_seconds": 600.0,

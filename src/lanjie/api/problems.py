@@ -15,7 +15,8 @@ from lanjie.domain.errors import IllegalTransition, NotFound, RuleViolation
 PROBLEM = "application/problem+json"
 
 #: Rules about the request's own content answer 422; the rest are conflicts with current state (409).
-_INPUT_RULES = {"refund_fen", "waybill_nos", "waybill_no", "address", "case_type", "carrier", "type", "items"}
+_INPUT_RULES = {"refund_fen", "waybill_nos", "waybill_no", "address", "case_type", "carrier", "type", "items",
+                "outcome", "channel"}
 
 
 class Problem(Exception):
@@ -40,7 +41,7 @@ def problem_for(exc: Exception) -> Problem | None:
         return Problem(409, "Illegal transition", str(exc), type_="/problems/illegal-transition",
                        entity=exc.entity, current=exc.current, target=exc.target)
     if isinstance(exc, RuleViolation):
-        status = 422 if exc.rule in _INPUT_RULES else 409
+        status = 422 if exc.rule in _INPUT_RULES or exc.rule.startswith("rules.") else 409
         return Problem(status, "Rule violated", exc.detail, type_=f"/problems/{exc.rule.replace('_', '-')}",
                        rule=exc.rule)
     if isinstance(exc, UnknownCarrier):

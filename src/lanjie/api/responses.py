@@ -9,11 +9,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from lanjie.domain.states import (
+    ArbitrationStatus,
     CaseStatus,
     CaseType,
+    ClawbackStatus,
+    Fallback,
     InterceptReason,
     InterceptStatus,
     InterceptType,
+    PlatformStatus,
     RefundStatus,
     Resolution,
     SettlementPolicy,
@@ -86,6 +90,8 @@ class RefundOut(Out):
     refund_no: str = Field(description="fixed before the first downstream call, reused on every retry")
     amount_fen: int
     status: RefundStatus
+    clawback: ClawbackStatus | None = Field(None, description="open when the refunded parcel was delivered after "
+                                                                "all (a missed intercept); recovered or written_off")
     evidence: dict[str, Any] = Field(description="what the settlement decision saw: policy, trigger, intercepts, "
                                                  "the carrier query that confirmed it")
     created_at: datetime
@@ -128,6 +134,27 @@ class CaseSummaryOut(Out):
     settlement_policy: SettlementPolicy
     created_at: datetime
     updated_at: datetime
+    deadline_at: datetime | None = Field(None, description="the sales platform's deadline (status_deadline): it "
+                                                           "acts by itself after it; lanjie acts or alerts before")
+    attention: str = Field("", description="why a person is needed (refused, missed, deadline, clawback, "
+                                           "parcel_unknown, refund_failed …); empty when not")
+    arbitration: ArbitrationStatus = ArbitrationStatus.none
+    platform_status: PlatformStatus | None = Field(None, description="where the platform's own after-sale stands")
+    channel_version: str | None = Field(None, description="the platform's optimistic lock (Douyin update_time, "
+                                                          "Taobao refund_version) every write carries")
+    paid_fen: int | None = Field(None, description="what the buyer paid for what the request covers, when known")
+    fallback: Fallback = Field(Fallback.needs_person, description="what a refused or missed intercept leads to")
+
+
+class DecisionOut(Out):
+    id: int
+    rule: str | None
+    verdict: str = Field(description="intercept, wait (for the carrier's service hours) or skip")
+    reason: str = Field(description="the first required condition that did not hold")
+    trigger: str
+    evidence: dict[str, Any] = Field(description="every condition checked (held, required, detail) and the "
+                                                 "tracking state seen")
+    at: datetime
 
 
 class CaseCreatedOut(CaseSummaryOut):
@@ -141,6 +168,7 @@ class CaseOut(CaseSummaryOut):
     refunds: list[RefundOut]
     timeline: list[EventOut]
     carrier_exchanges: list[ExchangeOut]
+    decisions: list[DecisionOut] = []
 
 
 class CaseListItemOut(Out):
@@ -154,6 +182,9 @@ class CaseListItemOut(Out):
     resolution: Resolution | None
     created_at: datetime
     updated_at: datetime
+    deadline_at: datetime | None = None
+    attention: str = ""
+    arbitration: ArbitrationStatus = ArbitrationStatus.none
 
 
 class CaseListOut(Out):
@@ -247,3 +278,50 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
                                                                     "the same Idempotency-Key is in flight"),
                        (422, "a field is invalid, or the Idempotency-Key was used with another body"))
 }
+
+
+class ChannelAccountOut(Out):
+    id: str
+    channel: str
+    credential_fields: list[str] = Field(description="names only: credentials are never returned")
+    callback_url: str = Field(description="where the platform pushes messages for this shop (unguessable)")
+
+
+class ChannelAccountListOut(Out):
+    items: list[ChannelAccountOut]
+
+
+class RulesOut(Out):
+    rules: list[dict[str, Any]]
+    deadline_margin_minutes: int
+
+
+class DryRunCaseOut(Out):
+    case_id: str
+    order_id: str
+    channel: str
+    created_at: datetime
+    verdict: str
+    rule: str | None
+    reason: str
+    wait_until: datetime | None
+    checks: list[dict[str, Any]]
+    actual: dict[str, Any] = Field(description="what happened to the case: status, resolution, intercepted")
+
+
+class DryRunOut(Out):
+    summary: dict[str, Any]
+    cases: list[DryRunCaseOut]
+
+
+class EvidenceOut(Out):
+    aftersale_id: str
+    generated_at: datetime
+    summary: dict[str, str] = Field(description="a statement per language (zh-CN, en) to paste into the platform")
+    case: dict[str, Any]
+    parcels: list[dict[str, Any]]
+    intercept_answers: list[dict[str, Any]] = Field(description="the carrier's own answers, verbatim (redacted)")
+    refunds: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    platform_exchanges: list[dict[str, Any]] = Field(description="lanjie's calls to the sales platform")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from lanjie.domain.states import CaseType, InterceptType, SettlementPolicy
+from lanjie.domain.autorules import Condition
+from lanjie.domain.states import CaseType, ClawbackStatus, Fallback, InterceptType, SettlementPolicy
 
 # No control characters in names and ids (PostgreSQL cannot even store NUL); free text may break lines.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -60,6 +61,10 @@ class AfterSaleIn(Strict):
     reason: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""
     channel: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,40}$")] = "rest"
     channel_ref: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)] | None = None
+    paid_fen: Fen | None = Field(None, description="what the buyer paid for what the request covers (the "
+                                                   "auto-intercept rules compare the refund with it)")
+    deadline_at: AwareDatetime | None = Field(None, description="the platform's deadline for the merchant's answer; "
+                                                                "lanjie acts or alerts a person before it passes")
 
 
 class InterceptIn(Strict):
@@ -87,3 +92,49 @@ class CarrierAccountIn(Strict):
 
 class SettlementPolicyIn(Strict):
     settlement_policy: SettlementPolicy
+
+
+class ChannelAccountIn(Strict):
+    channel: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,40}$")] = Field(examples=["douyin"])
+    credentials: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_]{1,40}$")],
+                                Annotated[str, StringConstraints(max_length=500, pattern=_PRINTABLE)]],
+                           Field(description="the plugin's credential names, e.g. douyin: app_key, app_secret, "
+                                             "access_token, shop_id; taobao: app_key, app_secret, session, "
+                                             "seller_nick, platform")]
+
+
+class ServiceHoursIn(Strict):
+    opens: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
+    closes: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "21:00"
+
+
+class RuleIn(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_PRINTABLE)]
+    enabled: bool = True
+    channels: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,40}$")]],
+                        Field(max_length=20, description="cases of these channels only; empty: every channel")] = []
+    conditions: list[Condition] | None = Field(None, description="the conditions that must hold (default: all seven)")
+    intercept_type: InterceptType = InterceptType.return_to_sender
+    service_hours: ServiceHoursIn = ServiceHoursIn()
+    fee_ceiling_fen: Fen | None = Field(None, description="refuse quotes above this; an unquoted fee passes")
+    fallback: Fallback = Field(Fallback.needs_person, description="what a refused, failed or missed intercept "
+                                                                  "leads to: refund_on_refusal (拒签后退款), "
+                                                                  "keep_waiting or needs_person")
+
+
+class RulesIn(Strict):
+    rules: Annotated[list[RuleIn], Field(max_length=50, description="in order: the first enabled rule whose "
+                                                                     "channels match the case decides")]
+    deadline_margin_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60, strict=True)] = 120
+
+
+class DryRunIn(Strict):
+    rules: list[RuleIn] | None = Field(None, max_length=50, description="rules to try (default: the shop's own)")
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    limit: Annotated[int, Field(ge=1, le=2000, strict=True)] = 500
+
+
+class ClawbackIn(Strict):
+    outcome: Annotated[ClawbackStatus, Field(description="recovered or written_off")]
+    note: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""

@@ -41,7 +41,7 @@ def intercept(i: Intercept, waybill_no: str | None = None) -> dict[str, Any]:
 
 def refund(r: Refund) -> dict[str, Any]:
     return {"id": r.id, "refund_no": r.refund_no, "amount_fen": r.amount_fen, "status": r.status,
-            "evidence": r.evidence, "created_at": _ts(r.created_at)}
+            "evidence": r.evidence, "clawback": r.clawback, "created_at": _ts(r.created_at)}
 
 
 def case_summary(c: AfterSale) -> dict[str, Any]:
@@ -49,6 +49,9 @@ def case_summary(c: AfterSale) -> dict[str, Any]:
         "id": c.id, "order_id": c.order_id, "type": c.type, "status": c.status, "refund_fen": c.refund_fen,
         "reason": c.reason, "channel": c.channel, "channel_ref": c.channel_ref, "resolution": c.resolution,
         "settlement_policy": c.settlement_policy, "created_at": _ts(c.created_at), "updated_at": _ts(c.updated_at),
+        "deadline_at": _ts(c.deadline_at), "attention": c.attention, "arbitration": c.arbitration,
+        "platform_status": c.platform_status, "channel_version": c.channel_version, "paid_fen": c.paid_fen,
+        "fallback": c.fallback,
     }
 
 
@@ -63,7 +66,16 @@ def case_detail(conn: sa.Connection, c: AfterSale, parcels: list[Shipment]) -> d
         "refunds": [refund(r) for r in c.refunds],
         "timeline": timeline(conn, c.shop_id, c.id, [s.id for s in parcels]),
         "carrier_exchanges": exchanges(conn, c.shop_id, c.id, [s.id for s in parcels], c.created_at),
+        "decisions": decisions(conn, c.shop_id, c.id),
     }
+
+
+def decisions(conn: sa.Connection, shop_id: str, case_id: str) -> list[dict[str, Any]]:
+    """What the auto-intercept rules decided on the case, each with the conditions checked and what they saw."""
+    d = t.decisions
+    rows = conn.execute(sa.select(d).where(d.c.shop_id == shop_id, d.c.aftersale_id == case_id).order_by(d.c.id))
+    return [{"id": r.id, "rule": r.rule, "verdict": r.verdict, "reason": r.reason, "trigger": r.trigger,
+             "evidence": r.evidence, "at": _ts(r.created_at)} for r in rows]
 
 
 def event(row: Any) -> dict[str, Any]:

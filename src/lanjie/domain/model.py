@@ -19,11 +19,15 @@ from lanjie.domain.states import (
     INTERCEPT_TRANSITIONS,
     LIVE_REFUND_STATUSES,
     REFUND_TRANSITIONS,
+    ArbitrationStatus,
     CaseStatus,
     CaseType,
+    ClawbackStatus,
+    Fallback,
     InterceptReason,
     InterceptStatus,
     InterceptType,
+    PlatformStatus,
     RefundStatus,
     Resolution,
     SettlementPolicy,
@@ -155,6 +159,7 @@ class Refund:
     created_at: datetime
     status: RefundStatus = RefundStatus.pending
     evidence: dict[str, Any] = field(default_factory=dict)
+    clawback: ClawbackStatus | None = None  # set when the refunded parcel was delivered after all
 
     def move(self, target: RefundStatus) -> None:
         self.status = advance("refund", REFUND_TRANSITIONS, self.status, target)
@@ -182,6 +187,14 @@ class AfterSale:
     channel_ref: str | None = None
     resolution: Resolution | None = None
     received_at: datetime | None = None
+    # The sales platform's side (channels other than REST): its lock, what the buyer paid, its deadline.
+    channel_version: str | None = None  # Douyin update_time, Taobao refund_version
+    paid_fen: int | None = None
+    deadline_at: datetime | None = None  # status_deadline: the platform acts by itself after it
+    platform_status: PlatformStatus | None = None
+    arbitration: ArbitrationStatus = ArbitrationStatus.none
+    fallback: Fallback = Fallback.needs_person  # what a refused, failed or missed intercept leads to
+    attention: str = ""  # why a person is needed (refused, missed, deadline, clawback, …), "" when not
     version: int = 0
     updated_at: datetime | None = None
     intercepts: list[Intercept] = field(default_factory=list)
@@ -197,6 +210,8 @@ class AfterSale:
             return
         previous = self.status
         self.status = advance("aftersale", CASE_TRANSITIONS, self.status, target)
+        if target != CaseStatus.needs_attention and self.attention != "clawback":
+            self.attention = ""
         self._record("aftersale.status_changed", "aftersale", self.id, **{"from": previous, "to": target})
 
     def intercept(self, intercept_id: str) -> Intercept:
@@ -218,15 +233,18 @@ class AfterSale:
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    def open(cls, **fields: Any) -> AfterSale:
-        """Open a new case and record it."""
+    def open(cls, *, parcel_may_be_unknown: bool = False, **fields: Any) -> AfterSale:
+        """Open a new case and record it; a platform's case may arrive before lanjie knows its parcel."""
         case = cls(**fields)
         if case.refund_fen <= 0:
             raise RuleViolation("refund_fen", "refund_fen must be a positive amount of fen")
-        if not case.shipment_ids and case.type == CaseType.refund_only_shipped:
+        parcel_unknown = not case.shipment_ids and case.type == CaseType.refund_only_shipped
+        if parcel_unknown and not parcel_may_be_unknown:
             raise RuleViolation("waybill_nos", "a refund-only-after-shipment case needs at least one parcel")
         case._record("aftersale.created", "aftersale", case.id, type=case.type, refund_fen=case.refund_fen,
                      order_id=case.order_id, status=case.status)
+        if parcel_unknown:  # a platform's case whose parcel lanjie cannot find: a person links it
+            case.needs_person("parcel_unknown")
         return case
 
     # ----------------------------------------------------------------- intercepts
@@ -303,7 +321,7 @@ class AfterSale:
         icpt.move(InterceptStatus.refused)
         icpt.reason, icpt.message, icpt.answered_at = reason, message, now
         self._record("intercept.refused", "intercept", icpt.id, reason=reason, message=message)
-        self._fall_back_if_stuck()
+        self._fall_back_if_stuck("refused")
 
     def intercept_succeeded(self, intercept_id: str, *, now: datetime, evidence: dict[str, Any]) -> None:
         """The parcel turned back (confirmed by a query of the carrier, not a callback alone)."""
@@ -325,7 +343,32 @@ class AfterSale:
         icpt.move(InterceptStatus.failed)
         icpt.reason, icpt.message, icpt.outcome_at = reason, message, now
         self._record("intercept.failed", "intercept", icpt.id, reason=reason, message=message)
-        self._fall_back_if_stuck()
+        if reason == InterceptReason.missed and self.live_refund is not None:
+            self._open_clawback(self.live_refund, waybill_intercept=icpt.id)
+        self._fall_back_if_stuck("missed" if reason == InterceptReason.missed else "intercept_failed")
+
+    def _open_clawback(self, refund: Refund, *, waybill_intercept: str) -> None:
+        # The refund went out on the intercept's word and the parcel was delivered anyway.
+        if refund.clawback is not None:
+            return
+        refund.clawback = ClawbackStatus.open
+        self.attention = "clawback"
+        self._record("refund.clawback_opened", "refund", refund.id, refund_no=refund.refund_no,
+                     amount_fen=refund.amount_fen, intercept_id=waybill_intercept, refund_status=refund.status)
+
+    def resolve_clawback(self, outcome: ClawbackStatus, note: str = "") -> Refund:
+        """Close an open clawback: recovered or written off."""
+        refund = next((r for r in self.refunds if r.clawback == ClawbackStatus.open), None)
+        if refund is None:
+            raise RuleViolation("clawback", f"case {self.id} has no open clawback")
+        if outcome == ClawbackStatus.open:
+            raise RuleViolation("outcome", "a clawback is resolved as recovered or written_off")
+        refund.clawback = outcome
+        if self.attention == "clawback":
+            self.attention = ""
+        self._record("refund.clawback_resolved", "refund", refund.id, outcome=outcome, note=note,
+                     amount_fen=refund.amount_fen)
+        return refund
 
     def request_intercept_cancel(self, intercept_id: str, now: datetime) -> Intercept:
         """Withdraw an accepted intercept before it took effect (the carrier decides whether it still can)."""
@@ -342,7 +385,7 @@ class AfterSale:
         icpt.move(InterceptStatus.cancelled)
         icpt.message, icpt.outcome_at = message, now
         self._record("intercept.cancelled", "intercept", icpt.id, message=message)
-        self._fall_back_if_stuck()
+        self._fall_back_if_stuck("cancelled")
 
     def intercept_cancel_refused(self, intercept_id: str, *, message: str) -> None:
         """Too late to withdraw: the intercept runs on and its outcome still comes (cancel_requested stays)."""
@@ -350,13 +393,37 @@ class AfterSale:
         icpt.message = message
         self._record("intercept.cancel_refused", "intercept", icpt.id, message=message)
 
-    def _fall_back_if_stuck(self) -> None:
-        # Any parcel without an intercept that may still work sends the case to a person
-        # (the shop's fallback rule; agreeing "refund on refusal" automatically is a later rule).
+    def _fall_back_if_stuck(self, why: str = "intercept_failed") -> None:
+        # A parcel without an intercept that may still work: the shop's fallback rule decides.
         if self.status not in (CaseStatus.intercepting, CaseStatus.intercepted):
             return
-        if any(self.active_intercept_for(sid) is None for sid in self.shipment_ids):
-            self._move(CaseStatus.needs_attention)
+        if all(self.active_intercept_for(sid) is not None for sid in self.shipment_ids):
+            return
+        if self.fallback == Fallback.keep_waiting:
+            self._record("aftersale.fallback", "aftersale", self.id, fallback=self.fallback, why=why)
+        elif self.fallback == Fallback.refund_on_refusal and why != "missed":
+            self._move(CaseStatus.awaiting_refusal)
+            self._record("aftersale.fallback", "aftersale", self.id, fallback=self.fallback, why=why)
+        else:  # a missed intercept means the buyer signed for it: nothing to refuse any more
+            self.needs_person(why)
+
+    def needs_person(self, why: str) -> None:
+        """Send the case to a person's queue, saying why."""
+        self.attention = why
+        self._move(CaseStatus.needs_attention)
+
+    def parcel_refused(self, now: datetime, *, waybill_no: str, tracking_status: str) -> None:
+        """Under 拒签后退款 the buyer refused the parcel (or it is on its way back): the refund is due."""
+        if self.status != CaseStatus.awaiting_refusal or self.live_refund is not None:
+            return
+        self.approve_refund(now, resolution=Resolution.refund_on_refusal, evidence={
+            "trigger": "parcel_refused", "waybill_no": waybill_no, "tracking_status": tracking_status})
+
+    def parcel_delivered_while_awaiting_refusal(self, *, waybill_no: str) -> None:
+        """The buyer signed for the parcel instead of refusing it: a person decides."""
+        if self.status == CaseStatus.awaiting_refusal:
+            self.needs_person("delivered")
+            self._record("aftersale.parcel_delivered", "aftersale", self.id, waybill_no=waybill_no)
 
     # ----------------------------------------------------------------- settlement
     def mark_received(self, now: datetime) -> None:
@@ -422,8 +489,89 @@ class AfterSale:
         refund = self.refund(refund_id)
         refund.move(RefundStatus.failed)
         self._record("refund.failed", "refund", refund.id, message=message)
-        self._move(CaseStatus.needs_attention)
+        self.needs_person("refund_failed")
         self.resolution = None  # undecided again until a person or a rule settles it
+
+    # ----------------------------------------------------------------- rules
+    def rule_decided(self, *, verdict: str, rule: str | None, reason: str, trigger: str,
+                     fallback: Fallback | None = None, wait_until: datetime | None = None) -> None:
+        """An auto-intercept rule looked at the case; the full evidence is stored beside the event."""
+        if fallback is not None:
+            self.fallback = fallback
+        self._record("aftersale.rule_decided", "aftersale", self.id, verdict=verdict, rule=rule, reason=reason,
+                     trigger=trigger, wait_until=wait_until.isoformat() if wait_until else None)
+
+    def deadline_alert(self, deadline_at: datetime) -> None:
+        """The platform's deadline is near and nothing settles the case: a person must look now."""
+        self._record("aftersale.deadline_alert", "aftersale", self.id, deadline_at=deadline_at.isoformat(),
+                     status=self.status)
+        self.needs_person("deadline")
+
+    # ----------------------------------------------------------------- the platform's side
+    def platform_changed(self, *, version: str, status: PlatformStatus, type: CaseType, refund_fen: int,
+                         deadline_at: datetime | None, arbitration: ArbitrationStatus,
+                         paid_fen: int | None = None) -> list[str]:
+        """Take what the sales platform shows now; answers what changed, for the caller to act on."""
+        changed: list[str] = []
+
+        def note(what: str, old: Any, new: Any) -> None:
+            changed.append(what)
+            self._record(f"aftersale.{what}_changed", "aftersale", self.id, **{
+                "from": old.isoformat() if isinstance(old, datetime) else old,
+                "to": new.isoformat() if isinstance(new, datetime) else new, "version": version})
+
+        if deadline_at != self.deadline_at:
+            note("deadline", self.deadline_at, deadline_at)
+            self.deadline_at = deadline_at
+        if arbitration != self.arbitration:
+            note("arbitration", self.arbitration, arbitration)
+            self.arbitration = arbitration
+        if type != self.type:  # the buyer changed the request midway (refund-only → return and refund)
+            note("type", self.type, type)
+            self.type = type
+        if refund_fen != self.refund_fen and refund_fen > 0:
+            note("amount", self.refund_fen, refund_fen)
+            self.refund_fen = refund_fen
+        if status != self.platform_status:
+            note("platform_status", self.platform_status, status)
+            self.platform_status = status
+        if paid_fen is not None:
+            self.paid_fen = paid_fen
+        self.channel_version = version
+        return changed
+
+    def platform_call(self, operation: str, *, ok: bool, message: str = "") -> None:
+        """A write lanjie made on the platform after its own decision (commitment, return confirmed)."""
+        self._record("aftersale.platform_call", "aftersale", self.id, operation=operation, ok=ok, message=message)
+
+    def platform_refunded(self, now: datetime, *, timed_out: bool) -> Refund | None:
+        """The platform paid the buyer: lanjie's own refund succeeded, or one is recorded for what it did alone."""
+        refund = self.live_refund
+        if refund is None:
+            if self.closed:  # e.g. rejected, then the arbitration found for the buyer
+                self._record("aftersale.refunded_by_platform", "aftersale", self.id, status=self.status)
+                return None
+            resolution = Resolution.timeout_refund if timed_out else Resolution.refund_without_intercept
+            refund = self.approve_refund(now, resolution=resolution, evidence={"trigger": "platform_refunded",
+                                                                             "timed_out": timed_out})
+            if timed_out:
+                self._record("aftersale.timed_out", "aftersale", self.id, deadline_at=(
+                    self.deadline_at.isoformat() if self.deadline_at else None))
+        if refund.status == RefundStatus.pending:
+            self.refund_approved(refund.id)
+        if refund.status == RefundStatus.approved:
+            self.refund_succeeded(refund.id)
+        return refund
+
+    def platform_closed(self, now: datetime) -> None:
+        """The request ended on the platform without a refund (the buyer withdrew it, or it lapsed)."""
+        if not self.closed and self.live_refund is None:
+            self.cancel(now)
+
+    def platform_rejected(self, now: datetime) -> None:
+        """The request was refused on the platform (by the merchant in the back office, or by lanjie)."""
+        if not self.closed and self.live_refund is None:
+            self.reject(now)
 
     # ----------------------------------------------------------------- closing
     def cancel(self, now: datetime) -> None:

@@ -44,6 +44,7 @@ class CaseStatus(StrEnum):
     intercepting = "intercepting"  # an intercept is in flight
     intercepted = "intercepted"  # carrier accepted or turned the parcel back; settlement waits on policy
     needs_attention = "needs_attention"  # refused, failed or missed: a person decides (fallback)
+    awaiting_refusal = "awaiting_refusal"  # 拒签后退款 agreed: refunded once the buyer refuses the parcel
     refunding = "refunding"  # refund approved, being recorded downstream
     completed = "completed"
     rejected = "rejected"
@@ -132,6 +133,22 @@ class RefundStatus(StrEnum):
     failed = "failed"
 
 
+class Fallback(StrEnum):
+    """What a case does when its intercept is refused, fails or is missed (the shop's rule says)."""
+
+    refund_on_refusal = "refund_on_refusal"  # 拒签后退款: refund once the buyer refuses delivery
+    keep_waiting = "keep_waiting"  # leave it: the deadline watch still guards the case
+    needs_person = "needs_person"  # a person decides (the default)
+
+
+class ClawbackStatus(StrEnum):
+    """Money refunded on an intercept that was then missed: the buyer got the parcel and the refund."""
+
+    open = "open"
+    recovered = "recovered"  # the buyer paid back or the platform recovered it (Douyin refund_status 5 追缴成功)
+    written_off = "written_off"
+
+
 class SettlementPolicy(StrEnum):
     """When the refund of an intercepted case is approved."""
 
@@ -143,16 +160,22 @@ class SettlementPolicy(StrEnum):
 CASE_TRANSITIONS: Mapping[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.open: frozenset(
         {CaseStatus.intercepting, CaseStatus.refunding, CaseStatus.needs_attention,
-         CaseStatus.rejected, CaseStatus.cancelled}
+         CaseStatus.awaiting_refusal, CaseStatus.rejected, CaseStatus.cancelled}
     ),
     CaseStatus.intercepting: frozenset(
-        {CaseStatus.intercepted, CaseStatus.needs_attention, CaseStatus.refunding, CaseStatus.cancelled}
+        {CaseStatus.intercepted, CaseStatus.needs_attention, CaseStatus.awaiting_refusal, CaseStatus.refunding,
+         CaseStatus.cancelled}
     ),
     CaseStatus.intercepted: frozenset(
-        {CaseStatus.refunding, CaseStatus.needs_attention, CaseStatus.cancelled}
+        {CaseStatus.refunding, CaseStatus.needs_attention, CaseStatus.awaiting_refusal, CaseStatus.cancelled}
     ),
     CaseStatus.needs_attention: frozenset(
-        {CaseStatus.intercepting, CaseStatus.refunding, CaseStatus.rejected, CaseStatus.cancelled}
+        {CaseStatus.intercepting, CaseStatus.refunding, CaseStatus.awaiting_refusal, CaseStatus.rejected,
+         CaseStatus.cancelled}
+    ),
+    CaseStatus.awaiting_refusal: frozenset(
+        {CaseStatus.intercepting, CaseStatus.refunding, CaseStatus.needs_attention, CaseStatus.rejected,
+         CaseStatus.cancelled}
     ),
     CaseStatus.refunding: frozenset({CaseStatus.completed, CaseStatus.needs_attention}),
     CaseStatus.completed: frozenset(),

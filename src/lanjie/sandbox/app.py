@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lanjie.sandbox.control import control_router
 from lanjie.sandbox.kuaidi100 import kuaidi100_router
+from lanjie.sandbox.platforms.control import platform_control_router
 from lanjie.sandbox.world import SandboxConfig, SandboxWorld, WorldError
 
 PROBLEM_JSON = "application/problem+json"
@@ -50,13 +51,17 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_sandbox_app(world: SandboxWorld) -> FastAPI:
-    """The sandbox's routes: each carrier twin under ``/<name>``, the control API under ``/control``."""
+    """The sandbox's routes: each carrier twin under ``/<name>``, the sales platforms under ``/douyin`` and
+    ``/taobao``, the control API under ``/control``."""
     app = FastAPI(title="lanjie sandbox", summary="A simulated carrier world speaking each carrier's own protocol")
     app.state.world = world
     app.include_router(kuaidi100_router(world), prefix="/kuaidi100", tags=["kuaidi100"])
     for name, twin in world.twins.items():
         app.include_router(twin.router(), prefix=f"/{name}", tags=[name])
+    app.include_router(world.platforms.douyin_api.router(), prefix="/douyin", tags=["douyin"])
+    app.include_router(world.platforms.taobao_api.router(), prefix="/taobao", tags=["taobao"])
     app.include_router(control_router(world), prefix="/control", tags=["control"])
+    app.include_router(platform_control_router(world), prefix="/control/platforms", tags=["control"])
     app.add_exception_handler(WorldError, _world_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

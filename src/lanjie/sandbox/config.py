@@ -27,6 +27,36 @@ class HopSeconds:
 
 
 @dataclass(frozen=True)
+class PopulationRates:
+    """The seeded random buyers of the demo: how likely each behaviour is for an after-sale without a plan."""
+
+    cancel: float = 0.05  # withdraws the request after cancel_seconds
+    change_type: float = 0.05  # turns a refund-only request into return-and-refund after change_type_seconds
+    escalate_after_rejection: float = 0.6  # asks the platform to arbitrate once rejected
+    escalate_if_unanswered: float = 0.1  # asks the platform to arbitrate when the merchant stays silent
+    cancel_seconds: float = 6 * HOUR
+    change_type_seconds: float = 3 * HOUR
+    escalate_seconds: float = 12 * HOUR
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """How the sales-platform simulator (Douyin, Taobao) behaves. Sim seconds unless marked real."""
+
+    douyin_deadline_seconds: float = 48 * HOUR  # a new after-sale waits this long for the merchant
+    taobao_deadline_seconds: float = 48 * HOUR
+    receipt_deadline_seconds: float = 48 * HOUR  # a returned parcel waits this long for the merchant's receipt
+    intercept_window_seconds: float = 5 * 24 * HOUR  # Taobao: the seller's commitment to intercept
+    intervene_seconds: float = 24 * HOUR  # escalation → customer service intervenes
+    verdict_seconds: float = 72 * HOUR  # intervention → verdict
+    verdict: str = "evidence"  # "buyer", "merchant", or "evidence" (the merchant wins if it sent evidence)
+    push_timeout_seconds: float = 5.0  # real: how long a message waits for its acknowledgement
+    push_retry_seconds: float = 5 * 60.0  # a message not acknowledged is sent again after this
+    push_retries: int = 5
+    population: PopulationRates | None = None  # None: buyers do only what their plan says
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     """How a sandbox world behaves. Sim times are simulated seconds; real times are wall-clock."""
 
@@ -44,3 +74,4 @@ class SandboxConfig:
     abort_no_change_seconds: float = 60 * 24 * HOUR  # sim: no new scan for this long → "abort"
     seed: int = 0  # seeds every random choice (faults, task ids, routes)
     start_at: datetime | None = None  # sim time at start; None = the real time now
+    platforms: PlatformSettings = field(default_factory=PlatformSettings)  # the sales-platform simulator

@@ -27,7 +27,6 @@ All times on the wire are Beijing time (UTC+8) as ``yyyy-MM-dd HH:mm:ss``.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
@@ -36,7 +35,7 @@ from typing import Any
 from lanjie.domain.states import TrackingStatus
 from lanjie.sandbox.model import InterceptTask, Scan, TaskOutcome
 from lanjie.sandbox.route import ScanCode
-from lanjie.sandbox.wirefmt import BEIJING, WIRE_TIME, wire_time
+from lanjie.sandbox.wirefmt import BEIJING, WIRE_TIME, json_answer, wire_time
 
 
 class InterceptCode(IntEnum):
@@ -208,10 +207,5 @@ def callback_param(task: InterceptTask, kuaidicom: str) -> dict[str, str]:
 
 def is_ack(status_code: int, body: bytes) -> bool:
     """True for a 2xx answer whose JSON says ``result: true`` and ``returnCode: "200"``."""
-    if not 200 <= status_code < 300:
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("result") is True and answer.get("returnCode") == "200"
+    answer = json_answer(status_code, body)
+    return answer is not None and answer.get("result") is True and answer.get("returnCode") == "200"

@@ -1,4 +1,5 @@
-"""Wire formats the Chinese carrier twins share: Beijing time, compact JSON, and the MD5-Base64 digest.
+"""Wire formats the Chinese carrier twins share: Beijing time, compact JSON, the MD5-Base64 digest, and
+reading a push receiver's JSON acknowledgement.
 
 Each twin signs the exact string it sends, so there is one serialisation (compact separators,
 UTF-8 characters kept, never ``\\u`` escapes) and one clock format (``yyyy-MM-dd HH:mm:ss``, UTC+8,
@@ -30,3 +31,14 @@ def dumps(value: Any) -> str:
 def md5_base64(text: bytes, secret: str) -> str:
     """Base64 of the raw MD5 of the bytes followed by the secret: ZTO's, STO's and J&T's digest (§17)."""
     return base64.b64encode(hashlib.md5(text + secret.encode("utf-8")).digest()).decode("ascii")
+
+
+def json_answer(status_code: int, body: bytes) -> dict[str, Any] | None:
+    """A push receiver's 2xx answer as a JSON object, or None (not 2xx, not JSON, not an object)."""
+    if not 200 <= status_code < 300:
+        return None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None

@@ -123,6 +123,11 @@ class SandboxWorld:
         # The native carrier twins (SF, UPS, ZTO, …), each serving its own protocol under /<name>.
         self.twins: dict[str, Twin] = {name: cls(self) for name, cls in load_twins().items()}
         self._listeners.extend(self.twins.values())
+        # The sales-platform simulator (Douyin, Taobao); imported here because it imports this module.
+        from lanjie.sandbox.platforms import Platforms
+
+        self.platforms = Platforms(self)
+        self._listeners.append(self.platforms)
 
     # ---- lifecycle and time -----------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from lanjie.domain.errors import DomainError, NotFound, RuleViolation
@@ -22,6 +23,7 @@ SUBSCRIBE_TRACKING = "tracking.subscribe"
 PROCESS_INBOX = "inbox.process"
 CANCEL_INTERCEPT = "intercept.cancel"
 POLL_TRACKING = "tracking.poll"
+CONFIRM_RECEIVED = "channel.confirm_received"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ class NewCase:
     reason: str = ""
     channel: str = "rest"
     channel_ref: str | None = None
+    channel_version: str | None = None  # the platform's optimistic lock (Douyin update_time, Taobao refund_version)
+    paid_fen: int | None = None  # what the buyer paid for what the request covers, when known
+    deadline_at: datetime | None = None  # when the platform acts by itself (status_deadline)
+    parcel_may_be_unknown: bool = False  # a platform's case: opened for a person to link when no parcel is found
 
 
 def open_case(uow: UnitOfWork, shop_id: str, cmd: NewCase) -> AfterSale:
@@ -83,10 +89,17 @@ def open_case(uow: UnitOfWork, shop_id: str, cmd: NewCase) -> AfterSale:
                                                f"not {cmd.order_id}")
         shipment_ids.append(shipment.id)
     case = AfterSale.open(
-        id=new_id("as"), shop_id=shop_id, order_id=cmd.order_id, type=cmd.type, refund_fen=cmd.refund_fen,
+        parcel_may_be_unknown=cmd.parcel_may_be_unknown, id=new_id("as"), shop_id=shop_id, order_id=cmd.order_id,
+        type=cmd.type, refund_fen=cmd.refund_fen,
         shipment_ids=shipment_ids, settlement_policy=shop.settlement_policy, created_at=uow.now,
-        updated_at=uow.now, reason=cmd.reason, channel=cmd.channel, channel_ref=cmd.channel_ref)
+        updated_at=uow.now, reason=cmd.reason, channel=cmd.channel, channel_ref=cmd.channel_ref,
+        channel_version=cmd.channel_version, paid_fen=cmd.paid_fen, deadline_at=cmd.deadline_at)
     uow.add_case(case)
+    from lanjie.service import autointercept, deadlines  # they act through these commands
+
+    if autointercept.needs_evaluation(uow, case):
+        autointercept.enqueue_evaluation(uow, case, trigger="opened")
+    deadlines.schedule(uow, case)
     return case
 
 
@@ -151,16 +164,13 @@ def request_intercepts_batch(uow: UnitOfWork, shop_id: str, items: list[BatchIte
         raise RuleViolation("items", f"each case at most once per batch; repeated: {', '.join(repeated)}")
     results: list[list[Intercept] | DomainError] = []
     for item in items:
-        savepoint = uow.conn.begin_nested()
         try:
-            created = request_intercepts(uow, shop_id, item.case_id, type=item.type, address=item.address,
-                                         waybill_nos=item.waybill_nos, offered=offered)
+            with uow.savepoint():
+                created = request_intercepts(uow, shop_id, item.case_id, type=item.type, address=item.address,
+                                             waybill_nos=item.waybill_nos, offered=offered)
         except DomainError as refused:
-            savepoint.rollback()
-            uow.forget(item.case_id)
             results.append(refused)
             continue
-        savepoint.commit()
         results.append(created)
     return results
 
@@ -213,9 +223,13 @@ def _enqueue_cancel(uow: UnitOfWork, case: AfterSale, icpt: Intercept, carrier: 
 def mark_received(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
     """The warehouse received the case's returned parcels (settles under the on_received policy)."""
     case = load_case(uow, shop_id, case_id)
+    first = case.received_at is None
     case.mark_received(uow.now)
     enqueue_refund_if_new(uow, case)
     uow.save(case)
+    if first and case.channel_ref is not None:  # the platform hears of it too, where it has a way to
+        uow.enqueue(CONFIRM_RECEIVED, {"shop_id": shop_id, "case_id": case.id}, key=f"received:{case.id}",
+                    shop_id=shop_id, concurrency_key=f"channel:{case.channel}")
     return case
 
 

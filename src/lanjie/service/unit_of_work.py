@@ -3,7 +3,8 @@ jobs are enqueued — all of it commits together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -57,9 +58,29 @@ class UnitOfWork:
         self._loaded.pop(case_id, None)
         self._dirty_cases.discard(case_id)
 
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Changes made in the block are undone when it raises: the rows, and the entities and events
+        still to be written at commit. Cases loaded before the block must not be changed inside it."""
+        added, cases, shipments = len(self._new), set(self._cases), set(self._shipments)
+        savepoint = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            savepoint.rollback()
+            del self._new[added:]
+            for case_id in set(self._cases) - cases:
+                self.forget(case_id)
+            for shipment_id in set(self._shipments) - shipments:
+                del self._shipments[shipment_id]
+                self._dirty_shipments.discard(shipment_id)
+            raise
+        savepoint.commit()
+
     def add_case(self, case: AfterSale) -> None:
         repository.add_case(self.conn, case)
         self._new.append(case)
+        self._cases[case.id] = case
 
     def save(self, entity: AfterSale | Shipment) -> None:
         """Mark a loaded aggregate to be written back at commit."""

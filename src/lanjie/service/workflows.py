@@ -29,7 +29,7 @@ from lanjie.carriers.errors import CarrierError, CarrierRejected, CarrierTimeout
 from lanjie.domain.model import AfterSale, Intercept, Shipment
 from lanjie.domain.states import InterceptReason, InterceptStatus, TrackingStatus
 from lanjie.faults import checkpoint
-from lanjie.service import commands, shops
+from lanjie.service import commands, followups, shops
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
@@ -52,6 +52,8 @@ class Workflows:
     def __init__(self, engine: sa.Engine, gateway: CarrierGateway,
                  on_commit: Callable[[], None] | None = None, now: Callable[[], datetime] = utcnow):
         self.engine, self.gateway, self.on_commit, self.now = engine, gateway, on_commit, now
+        # Called with every case a carrier job changed, before it is saved (the channel side's hook).
+        self.after_change: list[Callable[[UnitOfWork, AfterSale], None]] = []
         # Job handlers get threads of their own, so jobs waiting on the database never take the
         # threads the API needs to answer (the merchant's click comes first).
         self._threads: anyio.CapacityLimiter | None = None
@@ -99,6 +101,8 @@ class Workflows:
             case = commands.load_case(u, p["shop_id"], p["case_id"])
             change(u, case)
             commands.enqueue_refund_if_new(u, case)
+            for hook in self.after_change:
+                hook(u, case)
             u.save(case)
             if adapter is not None:
                 carrier = type(adapter).name
@@ -455,6 +459,7 @@ def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any, *, trigger: str) -> 
     if status in _OUTCOME_STATUSES:
         outcome = InterceptOutcome.failed if status == TrackingStatus.delivered else InterceptOutcome.succeeded
         _queue_confirmation(u, shop_id, snap.waybill_no, outcome, trigger=trigger)
+    followups.after_tracking(u, shipment, trigger=trigger)
 
 
 #: Tracking statuses after which a parcel's trace no longer changes: polling stops.

@@ -12,11 +12,15 @@ import sqlalchemy as sa
 from lanjie.domain.events import Event
 from lanjie.domain.model import AfterSale, Intercept, Item, Party, Refund, Shipment
 from lanjie.domain.states import (
+    ArbitrationStatus,
     CaseStatus,
     CaseType,
+    ClawbackStatus,
+    Fallback,
     InterceptReason,
     InterceptStatus,
     InterceptType,
+    PlatformStatus,
     RefundStatus,
     Resolution,
     SettlementPolicy,
@@ -86,13 +90,23 @@ def shipment_by_waybill(conn: sa.Connection, *, shop_id: str, waybill_no: str) -
     return _shipment(row) if row else None
 
 
+def shipments_of_order(conn: sa.Connection, *, shop_id: str, order_id: str) -> list[Shipment]:
+    """The shop's parcels of one order, oldest first."""
+    rows = conn.execute(sa.select(t.shipments).where(
+        t.shipments.c.shop_id == shop_id, t.shipments.c.order_id == order_id).order_by(t.shipments.c.created_at))
+    return [_shipment(r) for r in rows]
+
+
 # --------------------------------------------------------------------------- cases
 def _case_row(c: AfterSale) -> dict[str, Any]:
     return {
         "id": c.id, "shop_id": c.shop_id, "order_id": c.order_id, "type": c.type, "status": c.status,
         "refund_fen": c.refund_fen, "reason": c.reason, "channel": c.channel, "channel_ref": c.channel_ref,
         "resolution": c.resolution, "settlement_policy": c.settlement_policy, "received_at": c.received_at,
-        "version": c.version, "created_at": c.created_at, "updated_at": c.updated_at or c.created_at,
+        "channel_version": c.channel_version, "paid_fen": c.paid_fen, "deadline_at": c.deadline_at,
+        "platform_status": c.platform_status, "arbitration": c.arbitration, "fallback": c.fallback,
+        "attention": c.attention, "version": c.version, "created_at": c.created_at,
+        "updated_at": c.updated_at or c.created_at,
     }
 
 
@@ -109,7 +123,8 @@ def _intercept_row(i: Intercept) -> dict[str, Any]:
 def _refund_row(r: Refund) -> dict[str, Any]:
     return {
         "id": r.id, "shop_id": r.shop_id, "aftersale_id": r.aftersale_id, "refund_no": r.refund_no,
-        "amount_fen": r.amount_fen, "status": r.status, "evidence": r.evidence, "created_at": r.created_at,
+        "amount_fen": r.amount_fen, "status": r.status, "evidence": r.evidence, "clawback": r.clawback,
+        "created_at": r.created_at,
     }
 
 
@@ -148,6 +163,9 @@ def get_case(conn: sa.Connection, *, shop_id: str, case_id: str, for_update: boo
         settlement_policy=SettlementPolicy(m["settlement_policy"]), created_at=m["created_at"],
         status=CaseStatus(m["status"]), reason=m["reason"], channel=m["channel"], channel_ref=m["channel_ref"],
         resolution=Resolution(m["resolution"]) if m["resolution"] else None, received_at=m["received_at"],
+        channel_version=m["channel_version"], paid_fen=m["paid_fen"], deadline_at=m["deadline_at"],
+        platform_status=PlatformStatus(m["platform_status"]) if m["platform_status"] else None,
+        arbitration=ArbitrationStatus(m["arbitration"]), fallback=Fallback(m["fallback"]), attention=m["attention"],
         version=m["version"], updated_at=m["updated_at"],
         intercepts=[Intercept(
             id=r.id, shop_id=r.shop_id, aftersale_id=r.aftersale_id, shipment_id=r.shipment_id,
@@ -157,6 +175,7 @@ def get_case(conn: sa.Connection, *, shop_id: str, case_id: str, for_update: boo
             outcome_at=r.outcome_at, created_at=r.created_at) for r in icpts],
         refunds=[Refund(id=r.id, shop_id=r.shop_id, aftersale_id=r.aftersale_id, refund_no=r.refund_no,
                         amount_fen=r.amount_fen, status=RefundStatus(r.status), evidence=r.evidence,
+                        clawback=ClawbackStatus(r.clawback) if r.clawback else None,
                         created_at=r.created_at) for r in refunds],
     )
     return case
@@ -181,8 +200,10 @@ def save_case(conn: sa.Connection, case: AfterSale, now: datetime,
         return
     result = conn.execute(t.aftersales.update().where(
         t.aftersales.c.id == case.id, t.aftersales.c.version == case.version,
-    ).values(status=case.status, resolution=case.resolution, received_at=case.received_at,
-             version=case.version + 1, updated_at=now))
+    ).values(status=case.status, resolution=case.resolution, received_at=case.received_at, type=case.type,
+             refund_fen=case.refund_fen, channel_version=case.channel_version, paid_fen=case.paid_fen,
+             deadline_at=case.deadline_at, platform_status=case.platform_status, arbitration=case.arbitration,
+             fallback=case.fallback, attention=case.attention, version=case.version + 1, updated_at=now))
     if result.rowcount != 1:
         raise StaleCase(case.id)
     case.version += 1
@@ -207,7 +228,7 @@ def _write_children(conn: sa.Connection, case: AfterSale, now: datetime, loaded:
     for r in case.refunds:
         if r.id in known_r and _refund_row(r) != loaded[f"r:{r.id}"]:
             conn.execute(t.refunds.update().where(t.refunds.c.id == r.id).values(
-                status=r.status, evidence=r.evidence, updated_at=now))
+                status=r.status, evidence=r.evidence, clawback=r.clawback, updated_at=now))
     for i in case.intercepts:
         if i.id not in known_i:
             conn.execute(t.intercepts.insert().values(**_intercept_row(i), updated_at=now))

@@ -87,6 +87,39 @@ carrier_accounts = sa.Table(
     sa.UniqueConstraint("shop_id", "carrier"),
 )
 
+channel_accounts = sa.Table(
+    "channel_accounts", metadata,
+    _id(),
+    _shop(),
+    sa.Column("channel", sa.String(40), nullable=False),  # plugin name, e.g. douyin
+    sa.Column("credentials", sa.JSON(), nullable=False),  # never returned by the API
+    sa.Column("callback_token", sa.String(64), nullable=False, unique=True),
+    *_stamps(),
+    sa.UniqueConstraint("shop_id", "channel"),
+)
+
+shop_rules = sa.Table(
+    "shop_rules", metadata,
+    sa.Column("shop_id", sa.String(40), sa.ForeignKey("shops.id"), primary_key=True),
+    sa.Column("rules", sa.JSON(), nullable=False),  # the auto-intercept rules, in order (first match decides)
+    sa.Column("deadline_margin_minutes", sa.Integer(), nullable=False, server_default="120"),
+    *_stamps(),
+)
+
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    _shop(),
+    sa.Column("aftersale_id", sa.String(40), sa.ForeignKey("aftersales.id"), nullable=False, index=True),
+    sa.Column("rule", sa.String(100)),
+    sa.Column("verdict", sa.String(16), nullable=False),  # intercept | wait | skip
+    sa.Column("reason", sa.String(64), nullable=False, server_default=""),
+    sa.Column("evidence", sa.JSON(), nullable=False),  # every condition checked and the tracking state seen
+    sa.Column("trigger", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
 shipments = sa.Table(
     "shipments", metadata,
     _id(),
@@ -124,9 +157,17 @@ aftersales = sa.Table(
     sa.Column("resolution", sa.String(32)),
     sa.Column("settlement_policy", sa.String(32), nullable=False),
     sa.Column("received_at", UTCDateTime()),
+    sa.Column("channel_version", sa.String(64)),  # the platform's lock (Douyin update_time, Taobao refund_version)
+    sa.Column("paid_fen", sa.BigInteger()),
+    sa.Column("deadline_at", UTCDateTime()),  # the platform's status_deadline
+    sa.Column("platform_status", sa.String(32)),
+    sa.Column("arbitration", sa.String(32), nullable=False, server_default="none"),
+    sa.Column("fallback", sa.String(32), nullable=False, server_default="needs_person"),
+    sa.Column("attention", sa.String(64), nullable=False, server_default=""),
     sa.Column("version", sa.Integer(), nullable=False),
     *_stamps(),
     sa.UniqueConstraint("shop_id", "channel", "channel_ref"),
+    sa.Index("ix_aftersales_shop_deadline", "shop_id", "deadline_at"),
     sa.Index("ix_aftersales_shop_status", "shop_id", "status"),
 )
 
@@ -171,6 +212,7 @@ refunds = sa.Table(
     sa.Column("amount_fen", sa.BigInteger(), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("evidence", sa.JSON(), nullable=False),
+    sa.Column("clawback", sa.String(16)),  # open | recovered | written_off, when the parcel was delivered after all
     *_stamps(),
     # At most one live refund per case: a constraint, not a convention.
     sa.Index("uq_refunds_live_case", "aftersale_id", unique=True,
@@ -216,6 +258,7 @@ inbox = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
               autoincrement=True),
     _shop(),
+    # The carrier plugin, or ``channel:<name>`` for a sales platform's push.
     sa.Column("carrier", sa.String(40), nullable=False),
     sa.Column("message_key", sa.String(128), nullable=False),
     sa.Column("content_type", sa.String(128), nullable=False),
@@ -257,4 +300,64 @@ jobs = sa.Table(
     sa.Column("finished_at", UTCDateTime()),
     sa.Index("ix_jobs_status_run_at", "status", "run_at"),
     sa.Index("ix_jobs_concurrency", "concurrency_key", "status"),
+)
+
+
+# ---- Outgoing webhooks
+# A shop's endpoints, one delivery per (endpoint, event), and every attempt at sending it (lanjie.webhooks).
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints", metadata,
+    _id(),
+    _shop(),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("event_types", sa.JSON(), nullable=False),  # public type names; empty = every type
+    sa.Column("secret", sa.String(100), nullable=False),  # whsec_…, signs every request
+    # During a rotation the replaced secret also signs, until it expires.
+    sa.Column("previous_secret", sa.String(100)),
+    sa.Column("previous_secret_expires_at", UTCDateTime()),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("disabled_at", UTCDateTime()),
+    sa.Column("disabled_reason", sa.String(200), nullable=False, server_default=""),
+    # The last event id of the shop fanned out to this endpoint.
+    sa.Column("cursor", sa.BigInteger(), nullable=False, server_default="0"),
+    *_stamps(),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    _shop(),
+    sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("event_id", sa.BigInteger(), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),  # the public type, e.g. case.settled
+    sa.Column("message_id", sa.String(64), nullable=False),  # the webhook-id header, the same on every attempt
+    sa.Column("body", sa.LargeBinary(), nullable=False),  # the exact bytes signed and sent
+    sa.Column("status", sa.String(16), nullable=False),  # pending | succeeded | failed | cancelled
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime()),
+    sa.Column("last_status_code", sa.Integer()),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    *_stamps(),
+    sa.UniqueConstraint("shop_id", "endpoint_id", "event_id"),
+    sa.Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    _shop(),
+    sa.Column("delivery_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+              sa.ForeignKey("webhook_deliveries.id"), nullable=False),
+    sa.Column("n", sa.Integer(), nullable=False),  # 1 for the first attempt of the delivery
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("status_code", sa.Integer()),  # none when no answer came (timeout, refused target)
+    sa.Column("duration_ms", sa.Integer(), nullable=False),
+    sa.Column("response_body", sa.Text(), nullable=False, server_default=""),  # its first 2 KB
+    sa.Column("error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("trigger", sa.String(16), nullable=False),  # automatic | manual
+    sa.UniqueConstraint("shop_id", "delivery_id", "n"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
@@ -19,15 +20,16 @@ from lanjie.api.responses import (
     CaseListOut,
     CaseOut,
     CaseSummaryOut,
+    EvidenceOut,
     InterceptBatchOut,
     InterceptOut,
     InterceptsAcceptedOut,
     PreviewOut,
 )
-from lanjie.api.schemas import AfterSaleIn, InterceptBatchIn, InterceptIn, ObjectId
+from lanjie.api.schemas import AfterSaleIn, ClawbackIn, InterceptBatchIn, InterceptIn, ObjectId
 from lanjie.domain.model import Party
 from lanjie.domain.states import CaseStatus, CaseType
-from lanjie.service import commands
+from lanjie.service import commands, disputes
 from lanjie.service.ids import utcnow
 from lanjie.service.preview import add_carrier_checks
 from lanjie.service.unit_of_work import UnitOfWork
@@ -48,7 +50,7 @@ def _detail(uow: UnitOfWork, shop_id: str, case_id: str) -> dict[str, Any]:
 async def open_case(body: AfterSaleIn, request: Request, shop_id: Shop, _: IdempotencyKey = None) -> Any:
     cmd = commands.NewCase(order_id=body.order_id, type=body.type, refund_fen=body.refund_fen,
                            waybill_nos=body.waybill_nos, reason=body.reason, channel=body.channel,
-                           channel_ref=body.channel_ref)
+                           channel_ref=body.channel_ref, paid_fen=body.paid_fen, deadline_at=body.deadline_at)
 
     def work(uow: UnitOfWork) -> Any:
         case = commands.open_case(uow, shop_id, cmd)
@@ -62,6 +64,12 @@ async def list_cases(request: Request, shop_id: Shop,
                      carrier: Annotated[str | None, Query(description="e.g. kuaidi100:zto or zto",
                                                           pattern=r"^([a-z0-9_]{2,40}:)?[a-z0-9]{2,20}$")] = None,
                      waybill_no: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9\-]{4,40}$")] = None,
+                     channel: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{2,40}$")] = None,
+                     needs_person: Annotated[bool | None, Query(
+                         description="true: only cases a person must look at (status needs_attention or an "
+                                     "open clawback)")] = None,
+                     deadline_before: Annotated[datetime | None, Query(
+                         description="only undecided cases whose platform deadline falls before this time")] = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
                      offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> Any:
     a, p, s = t.aftersales, t.aftersale_parcels, t.shipments
@@ -70,6 +78,14 @@ async def list_cases(request: Request, shop_id: Shop,
         query = query.where(a.c.status == status)
     if type:
         query = query.where(a.c.type == type)
+    if channel:
+        query = query.where(a.c.channel == channel)
+    if needs_person is not None:
+        flagged = sa.or_(a.c.status == CaseStatus.needs_attention, a.c.attention == "clawback")
+        query = query.where(flagged if needs_person else sa.not_(flagged))
+    if deadline_before is not None:
+        query = query.where(a.c.deadline_at.is_not(None), a.c.deadline_at < deadline_before,
+                            a.c.status.not_in([CaseStatus.completed, CaseStatus.rejected, CaseStatus.cancelled]))
     if carrier or waybill_no:
         parcel = sa.select(p.c.aftersale_id).join(s, s.c.id == p.c.shipment_id).where(s.c.shop_id == shop_id)
         if waybill_no:
@@ -87,7 +103,9 @@ async def list_cases(request: Request, shop_id: Shop,
             rows = conn.execute(query.order_by(a.c.created_at.desc(), a.c.id.desc()).limit(limit).offset(offset)).all()
         items = [{"id": r.id, "order_id": r.order_id, "type": r.type, "status": r.status, "refund_fen": r.refund_fen,
                   "channel": r.channel, "channel_ref": r.channel_ref, "resolution": r.resolution,
-                  "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()} for r in rows]
+                  "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
+                  "deadline_at": r.deadline_at.isoformat() if r.deadline_at else None, "attention": r.attention,
+                  "arbitration": r.arbitration} for r in rows]
         return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
     return await anyio.to_thread.run_sync(read)
 
@@ -186,4 +204,32 @@ async def cancel(case_id: ObjectId, request: Request, shop_id: Shop, _: Idempote
     def work(uow: UnitOfWork) -> Any:
         return views.case_summary(commands.cancel_case(uow, shop_id, case_id,
                                                        can_cancel=request.app.state.container.gateway.can_cancel))
+    return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
+
+
+@router.get("/{case_id}/evidence", response_model=EvidenceOut, responses=PROBLEMS,
+            summary="The dispute evidence pack: tracking, the carrier's intercept answers, refunds, a statement")
+async def evidence(case_id: ObjectId, request: Request, shop_id: Shop) -> Any:
+    def read() -> Any:
+        with UnitOfWork(request.app.state.container.for_shop(shop_id, read_only=True), utcnow(), read_only=True) as uow:
+            case = commands.load_case(uow, shop_id, case_id)
+            parcels = [s for s in (uow.shipment(shop_id, sid) for sid in case.shipment_ids) if s is not None]
+            ids = [s.id for s in parcels]
+            return JSONResponse(disputes.pack(
+                case, parcels, timeline=views.timeline(uow.conn, shop_id, case.id, ids),
+                exchanges=views.exchanges(uow.conn, shop_id, case.id, ids, case.created_at),
+                decisions=views.decisions(uow.conn, shop_id, case.id),
+                refunds=[views.refund(r) for r in case.refunds], now=uow.now))
+    return await anyio.to_thread.run_sync(read)
+
+
+@router.post("/{case_id}/clawback", response_model=CaseSummaryOut, responses=PROBLEMS,
+             summary="Close the case's open clawback (a refund paid on an intercept that was then missed)")
+async def clawback(case_id: ObjectId, body: ClawbackIn, request: Request, shop_id: Shop,
+                   _: IdempotencyKey = None) -> Any:
+    def work(uow: UnitOfWork) -> Any:
+        case = commands.load_case(uow, shop_id, case_id)
+        case.resolve_clawback(body.outcome, body.note)
+        uow.save(case)
+        return views.case_summary(case)
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Annotated, Any
 
 import anyio
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from lanjie.api import inbox
 from lanjie.api.auth import current_shop
 from lanjie.api.idempotency import IdempotencyKey, idempotent
 from lanjie.api.problems import Problem
@@ -20,12 +19,10 @@ from lanjie.carriers.registry import credential_problem
 from lanjie.service import commands, shops
 from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
-from lanjie.store import tables as t
 
 router = APIRouter(tags=["carriers"])
 Shop = Annotated[str, Depends(current_shop)]
 MAX_PUSH_BYTES = 256 * 1024
-_UNKEPT_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 @router.post("/v1/carriers/{carrier}/callbacks/{token}",
@@ -37,9 +34,7 @@ async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
     if len(body) > MAX_PUSH_BYTES:
         raise Problem(413, "Push too large", f"pushes are limited to {MAX_PUSH_BYTES} bytes")
     content_type = request.headers.get("content-type", "")
-    # Kept with the body (processing verifies again); credentials a proxy may add are not.
-    headers = {name.lower(): value for name, value in request.headers.items()
-               if name.lower() not in _UNKEPT_HEADERS}
+    headers = inbox.kept_headers(request)
 
     def receive() -> Response:
         with UnitOfWork(container.engine, utcnow(), on_commit=container.wake) as uow:
@@ -54,11 +49,9 @@ async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
                               type_="/problems/signature-invalid") from None
             except MalformedPush as exc:
                 raise Problem(400, "Malformed push", str(exc), type_="/problems/malformed-push") from None
-            key = push.message_key or hashlib.sha256(body).hexdigest()
-            insert = _insert_ignore(uow.conn).values(
-                shop_id=account.shop_id, carrier=carrier, message_key=key, content_type=content_type,
-                body=body, headers=json.dumps(headers, ensure_ascii=False), received_at=uow.now)
-            inserted = uow.conn.execute(insert.returning(t.inbox.c.id)).scalar()
+            inserted = inbox.store(uow, shop_id=account.shop_id, source=carrier,
+                                   message_key=push.message_key or hashlib.sha256(body).hexdigest(),
+                                   content_type=content_type, body=body, headers=headers)
             if inserted is not None:  # a duplicate is acknowledged without being processed again
                 uow.enqueue(commands.PROCESS_INBOX, {"shop_id": account.shop_id, "inbox_id": inserted},
                             key=f"inbox:{inserted}", shop_id=account.shop_id)
@@ -66,14 +59,6 @@ async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
             return Response(push.ack_body, media_type=push.ack_media_type)
 
     return await anyio.to_thread.run_sync(receive)
-
-
-def _insert_ignore(conn: sa.Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(t.inbox).on_conflict_do_nothing(index_elements=["shop_id", "carrier", "message_key"])
 
 
 def _account_view(container: Any, record: shops.AccountRecord) -> dict[str, Any]:

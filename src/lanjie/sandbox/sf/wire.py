@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -51,7 +50,7 @@ from urllib.parse import quote_from_bytes
 
 from lanjie.sandbox.model import Scan
 from lanjie.sandbox.route import ScanCode
-from lanjie.sandbox.wirefmt import dumps, wire_time
+from lanjie.sandbox.wirefmt import dumps, json_answer, wire_time
 
 SERVICE_INTERCEPT = "EXP_RECE_WANTED_INTERCEPT"
 SERVICE_SEARCH_ROUTES = "EXP_RECE_SEARCH_ROUTES"
@@ -163,10 +162,5 @@ def push_item(waybill_no: str, position: int, scan: Scan) -> dict[str, str]:
 
 def is_ack(status_code: int, body: bytes) -> bool:
     """True for a 2xx answer whose JSON says ``return_code: "0000"``."""
-    if not 200 <= status_code < 300:
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("return_code") == "0000"
+    answer = json_answer(status_code, body)
+    return answer is not None and answer.get("return_code") == "0000"
