@@ -29,14 +29,17 @@ def test_every_route_with_an_id_answers_404_to_another_shop(api: Api) -> None:
         ("POST", "/v1/aftersales/{case_id}/cancel"),
         ("GET", "/v1/aftersales/{case_id}/evidence"),
         ("POST", "/v1/aftersales/{case_id}/clawback"),
+        ("POST", "/v1/aftersales/{case_id}/refund"),
+        ("POST", "/v1/aftersales/{case_id}/reject"),
         ("POST", "/v1/aftersales/{case_id}/sync"),
     ]
     before = api.counts()
     for n, (method, path) in enumerate(routes):
         url = path.replace("{case_id}", case["id"]).replace("{shipment_id}", shipment_id).replace(
             "{intercept_id}", "icp_of_shop_a")
-        body = {"type": "return_to_sender"} if url.endswith("/intercepts") else \
-            {"outcome": "recovered"} if url.endswith("/clawback") else {}
+        body = {"/intercepts": {"type": "return_to_sender"}, "/clawback": {"outcome": "recovered"},
+                "/refund": {"decision": "refund_now"}, "/reject": {"reason": "not yours"}}.get(
+            url[url.rindex("/"):], {})
         r = api.client.request(method, url, headers=api.b.headers(f"tenancy-probe-{n:04d}-xyz"),
                                json=body if method == "POST" else None)
         assert r.status_code == 404, (method, path, r.status_code, r.text)

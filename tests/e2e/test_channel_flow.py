@@ -115,6 +115,7 @@ def test_a_taobao_refund_gets_the_sellers_intercept_commitment_and_is_agreed_onc
                 if o["actor"] == "merchant"] == [("merchant", "rp.refund.intercept", "ok"),
                                                  ("merchant", "rp.refunds.agree", "ok")], on_platform["operations"]
         assert on_platform["intercept"] == "INTERCEPT_SUCCESS"
+        assert settled["platform_intercept"] in ("applied", "succeeded")  # Taobao's own view, followed
     finally:
         stop_live(live)
 
@@ -228,3 +229,33 @@ def test_a_forged_push_is_refused_and_a_replayed_one_is_stored_once(live: Live) 
     with live.container.engine.connect() as conn:
         rows = conn.execute(sa.select(t.inbox.c.carrier)).scalars().all()
     assert rows == ["channel:douyin"]
+
+
+def test_a_person_rejects_on_douyin_and_the_buyers_escalation_is_followed(live: Live) -> None:
+    connect(live, "douyin")
+    waybill, order = staged_douyin(live, 5)
+    ref = douyin_after_sale(live, waybill, order, buyer={"escalate_after_rejection_seconds": 3600})
+    case = live.wait_for(lambda: lanjie_case(live, ref))
+    r = live.post(f"/v1/aftersales/{case['id']}/reject", {
+        "reason": "商品已发出，请拒收", "reason_code": "1", "evidence": ["https://e.example/waybill.jpg"]})
+    assert (r.status_code, r.json()["status"]) == (202, "open"), r.text  # refused on Douyin first
+    rejected = live.wait_for(lambda: (c := live.case(case["id"]))["status"] == "rejected" and c)
+    assert rejected["resolution"] == "rejected"
+    calls = [e["payload"] for e in rejected["timeline"] if e["type"] == "aftersale.platform_call"]
+    assert calls == [{"aftersale_id": case["id"], "operation": "reject_refund", "ok": True, "message": ""}]
+    on_platform = platform_case(live, "douyin", int(ref))
+    assert [(o["actor"], o["action"], o["outcome"]) for o in on_platform["operations"]] == [
+        ("merchant", "operate 202", "ok")]
+    live.advance(2 * 3600)  # the buyer asks the platform to step in
+    disputed = live.wait_for(lambda: (c := live.case(case["id"]))["arbitration"] != "none" and c)
+    assert disputed["status"] == "rejected" and disputed["arbitration"] in ("requested", "in_review")
+
+
+def test_a_person_refunds_a_rest_case_at_once_and_cannot_reject_it_afterwards(live: Live) -> None:
+    case = live.staged_case("ZT6200000001", "O-62", "out_for_delivery")
+    r = live.post(f"/v1/aftersales/{case['id']}/refund", {"decision": "refund_now", "note": "VIP buyer"})
+    assert r.status_code == 200, r.text
+    done = live.wait_for(lambda: (c := live.case(case["id"]))["status"] == "completed" and c)
+    assert (done["resolution"], done["refund"]["evidence"]["note"]) == ("refund_without_intercept", "VIP buyer")
+    r = live.post(f"/v1/aftersales/{case['id']}/reject", {"reason": "too late"})
+    assert (r.status_code, r.json()["type"]) == (409, "/problems/illegal-transition")

@@ -12,6 +12,7 @@ from lanjie.domain.states import (
     ArbitrationStatus,
     CaseStatus,
     CaseType,
+    ChannelInterceptStatus,
     ClawbackStatus,
     Fallback,
     InterceptReason,
@@ -140,6 +141,8 @@ class CaseSummaryOut(Out):
                                            "parcel_unknown, refund_failed …); empty when not")
     arbitration: ArbitrationStatus = ArbitrationStatus.none
     platform_status: PlatformStatus | None = Field(None, description="where the platform's own after-sale stands")
+    platform_intercept: ChannelInterceptStatus | None = Field(
+        None, description="what the platform shows of the interception (Taobao interceptItemListResult)")
     channel_version: str | None = Field(None, description="the platform's optimistic lock (Douyin update_time, "
                                                           "Taobao refund_version) every write carries")
     paid_fen: int | None = Field(None, description="what the buyer paid for what the request covers, when known")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -138,3 +138,19 @@ class DryRunIn(Strict):
 class ClawbackIn(Strict):
     outcome: Annotated[ClawbackStatus, Field(description="recovered or written_off")]
     note: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""
+
+
+class RefundDecisionIn(Strict):
+    decision: Literal["refund_now", "refund_on_refusal"] = Field(
+        description="refund_now: agree the refund now (on the platform too); refund_on_refusal (拒签后退款): "
+                    "the refund goes once the buyer refuses the parcel")
+    note: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""
+
+
+class RejectIn(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200,
+                                             pattern=_PRINTABLE)]
+    reason_code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_\-]{1,40}$")] = Field(
+        "", description="the platform's reject reason code (Douyin reject_reason_code, Taobao refuse_reason_id)")
+    evidence: Annotated[list[Annotated[str, StringConstraints(pattern=r"^https://[^\s]{1,490}$")]],
+                        Field(max_length=4, description="evidence image URLs (https)")] = []

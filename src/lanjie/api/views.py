@@ -50,7 +50,8 @@ def case_summary(c: AfterSale) -> dict[str, Any]:
         "reason": c.reason, "channel": c.channel, "channel_ref": c.channel_ref, "resolution": c.resolution,
         "settlement_policy": c.settlement_policy, "created_at": _ts(c.created_at), "updated_at": _ts(c.updated_at),
         "deadline_at": _ts(c.deadline_at), "attention": c.attention, "arbitration": c.arbitration,
-        "platform_status": c.platform_status, "channel_version": c.channel_version, "paid_fen": c.paid_fen,
+        "platform_status": c.platform_status, "platform_intercept": c.platform_intercept,
+        "channel_version": c.channel_version, "paid_fen": c.paid_fen,
         "fallback": c.fallback,
     }
 

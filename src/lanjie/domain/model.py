@@ -1,4 +1,5 @@
-"""Entities of the intercept-to-refund core: Shipment, AfterSale (the case), Intercept, Refund.
+"""Entities of the intercept-to-refund core: AfterSale (the case), Intercept, Refund (the parcel is in
+``parcel``, the case's platform side in ``platform``).
 
 Entities are plain Python. They check every state change against the transition tables in
 ``states`` and record what happened in ``events``; they never call out.
@@ -12,6 +13,8 @@ from typing import Any
 
 from lanjie.domain.errors import IllegalTransition, RuleViolation
 from lanjie.domain.events import Event
+from lanjie.domain.parcel import Item, Party, Shipment
+from lanjie.domain.platform import PlatformSide
 from lanjie.domain.rules import interceptability, refund_due
 from lanjie.domain.states import (
     ACTIVE_INTERCEPT_STATUSES,
@@ -22,6 +25,7 @@ from lanjie.domain.states import (
     ArbitrationStatus,
     CaseStatus,
     CaseType,
+    ChannelInterceptStatus,
     ClawbackStatus,
     Fallback,
     InterceptReason,
@@ -31,86 +35,8 @@ from lanjie.domain.states import (
     RefundStatus,
     Resolution,
     SettlementPolicy,
-    TrackingStatus,
     advance,
 )
-
-
-@dataclass(frozen=True)
-class Party:
-    name: str
-    phone: str
-    address: str
-
-
-@dataclass(frozen=True)
-class Item:
-    sku: str
-    name: str
-    qty: int
-    price_fen: int
-
-
-@dataclass
-class Shipment:
-    """A shipped parcel (包裹) and its normalised tracking status."""
-
-    id: str
-    shop_id: str
-    carrier: str  # plugin, e.g. kuaidi100
-    carrier_code: str  # courier, e.g. zto
-    waybill_no: str
-    order_id: str
-    items: list[Item]
-    value_fen: int
-    freight_fen: int
-    sender: Party
-    recipient: Party
-    created_at: datetime
-    insured_fen: int | None = None
-    tracking_status: TrackingStatus = TrackingStatus.created
-    tracking_at: datetime | None = None
-    tracking_events: list[dict[str, Any]] = field(default_factory=list)
-    subscription: str = ""
-    updated_at: datetime | None = None
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
-
-    @classmethod
-    def register(cls, **fields: Any) -> Shipment:
-        """A newly shipped parcel, recorded."""
-        shipment = cls(**fields)
-        shipment.events.append(Event("shipment.registered", "shipment", shipment.id, {
-            "waybill_no": shipment.waybill_no, "carrier": f"{shipment.carrier}:{shipment.carrier_code}",
-            "order_id": shipment.order_id}))
-        return shipment
-
-    def correct_carrier_code(self, code: str, *, reported_by: str) -> bool:
-        """The carrier says the courier code was wrong (Kuaidi100 autoCheck): take the right one."""
-        if not code or code == self.carrier_code:
-            return False
-        previous, self.carrier_code = self.carrier_code, code
-        self.events.append(Event("shipment.carrier_corrected", "shipment", self.id, {
-            "waybill_no": self.waybill_no, "from": previous, "to": code, "reported_by": reported_by}))
-        return True
-
-    def apply_tracking(self, status: TrackingStatus, at: datetime,
-                       history: list[dict[str, Any]], subscription: str = "") -> bool:
-        """Take a carrier's tracking snapshot if it is newer than what we hold (event time wins, not arrival).
-
-        Two scans can share a timestamp (carriers report whole seconds): at the same time, the history
-        with more scans is the newer one.
-        """
-        if subscription:
-            self.subscription = subscription
-        if self.tracking_at is not None and (at < self.tracking_at or (
-                at == self.tracking_at and len(history) <= len(self.tracking_events))):
-            return False
-        previous = self.tracking_status
-        self.tracking_status, self.tracking_at, self.tracking_events = status, at, history
-        self.events.append(Event("shipment.tracking_updated", "shipment", self.id, {
-            "waybill_no": self.waybill_no, "from": previous, "to": status, "at": at.isoformat(),
-        }))
-        return True
 
 
 @dataclass
@@ -170,7 +96,7 @@ class Refund:
 
 
 @dataclass
-class AfterSale:
+class AfterSale(PlatformSide):
     """An after-sale case (售后单): the buyer's request, its intercepts, its refund."""
 
     id: str
@@ -192,6 +118,7 @@ class AfterSale:
     paid_fen: int | None = None
     deadline_at: datetime | None = None  # status_deadline: the platform acts by itself after it
     platform_status: PlatformStatus | None = None
+    platform_intercept: ChannelInterceptStatus | None = None  # what the platform shows of it (Taobao)
     arbitration: ArbitrationStatus = ArbitrationStatus.none
     fallback: Fallback = Fallback.needs_person  # what a refused, failed or missed intercept leads to
     attention: str = ""  # why a person is needed (refused, missed, deadline, clawback, …), "" when not
@@ -492,87 +419,6 @@ class AfterSale:
         self.needs_person("refund_failed")
         self.resolution = None  # undecided again until a person or a rule settles it
 
-    # ----------------------------------------------------------------- rules
-    def rule_decided(self, *, verdict: str, rule: str | None, reason: str, trigger: str,
-                     fallback: Fallback | None = None, wait_until: datetime | None = None) -> None:
-        """An auto-intercept rule looked at the case; the full evidence is stored beside the event."""
-        if fallback is not None:
-            self.fallback = fallback
-        self._record("aftersale.rule_decided", "aftersale", self.id, verdict=verdict, rule=rule, reason=reason,
-                     trigger=trigger, wait_until=wait_until.isoformat() if wait_until else None)
-
-    def deadline_alert(self, deadline_at: datetime) -> None:
-        """The platform's deadline is near and nothing settles the case: a person must look now."""
-        self._record("aftersale.deadline_alert", "aftersale", self.id, deadline_at=deadline_at.isoformat(),
-                     status=self.status)
-        self.needs_person("deadline")
-
-    # ----------------------------------------------------------------- the platform's side
-    def platform_changed(self, *, version: str, status: PlatformStatus, type: CaseType, refund_fen: int,
-                         deadline_at: datetime | None, arbitration: ArbitrationStatus,
-                         paid_fen: int | None = None) -> list[str]:
-        """Take what the sales platform shows now; answers what changed, for the caller to act on."""
-        changed: list[str] = []
-
-        def note(what: str, old: Any, new: Any) -> None:
-            changed.append(what)
-            self._record(f"aftersale.{what}_changed", "aftersale", self.id, **{
-                "from": old.isoformat() if isinstance(old, datetime) else old,
-                "to": new.isoformat() if isinstance(new, datetime) else new, "version": version})
-
-        if deadline_at != self.deadline_at:
-            note("deadline", self.deadline_at, deadline_at)
-            self.deadline_at = deadline_at
-        if arbitration != self.arbitration:
-            note("arbitration", self.arbitration, arbitration)
-            self.arbitration = arbitration
-        if type != self.type:  # the buyer changed the request midway (refund-only → return and refund)
-            note("type", self.type, type)
-            self.type = type
-        if refund_fen != self.refund_fen and refund_fen > 0:
-            note("amount", self.refund_fen, refund_fen)
-            self.refund_fen = refund_fen
-        if status != self.platform_status:
-            note("platform_status", self.platform_status, status)
-            self.platform_status = status
-        if paid_fen is not None:
-            self.paid_fen = paid_fen
-        self.channel_version = version
-        return changed
-
-    def platform_call(self, operation: str, *, ok: bool, message: str = "") -> None:
-        """A write lanjie made on the platform after its own decision (commitment, return confirmed)."""
-        self._record("aftersale.platform_call", "aftersale", self.id, operation=operation, ok=ok, message=message)
-
-    def platform_refunded(self, now: datetime, *, timed_out: bool) -> Refund | None:
-        """The platform paid the buyer: lanjie's own refund succeeded, or one is recorded for what it did alone."""
-        refund = self.live_refund
-        if refund is None:
-            if self.closed:  # e.g. rejected, then the arbitration found for the buyer
-                self._record("aftersale.refunded_by_platform", "aftersale", self.id, status=self.status)
-                return None
-            resolution = Resolution.timeout_refund if timed_out else Resolution.refund_without_intercept
-            refund = self.approve_refund(now, resolution=resolution, evidence={"trigger": "platform_refunded",
-                                                                             "timed_out": timed_out})
-            if timed_out:
-                self._record("aftersale.timed_out", "aftersale", self.id, deadline_at=(
-                    self.deadline_at.isoformat() if self.deadline_at else None))
-        if refund.status == RefundStatus.pending:
-            self.refund_approved(refund.id)
-        if refund.status == RefundStatus.approved:
-            self.refund_succeeded(refund.id)
-        return refund
-
-    def platform_closed(self, now: datetime) -> None:
-        """The request ended on the platform without a refund (the buyer withdrew it, or it lapsed)."""
-        if not self.closed and self.live_refund is None:
-            self.cancel(now)
-
-    def platform_rejected(self, now: datetime) -> None:
-        """The request was refused on the platform (by the merchant in the back office, or by lanjie)."""
-        if not self.closed and self.live_refund is None:
-            self.reject(now)
-
     # ----------------------------------------------------------------- closing
     def cancel(self, now: datetime) -> None:
         """The buyer withdrew the request."""
@@ -582,3 +428,6 @@ class AfterSale:
     def reject(self, now: datetime) -> None:
         self._move(CaseStatus.rejected)
         self.resolution = Resolution.rejected
+
+
+__all__ = ["AfterSale", "Intercept", "Item", "Party", "Refund", "Shipment"]

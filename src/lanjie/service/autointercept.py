@@ -113,6 +113,12 @@ def has_rules(conn: sa.Connection, shop_id: str) -> bool:
     return any(r.enabled for r in load_rules(conn, shop_id))
 
 
+def wants_fee(conn: sa.Connection, shop_id: str) -> bool:
+    """Whether an enabled rule has a fee ceiling: the carriers that quote fees are asked before deciding."""
+    return any(r.enabled and r.fee_ceiling_fen is not None and Condition.fee_ceiling in r.conditions
+               for r in load_rules(conn, shop_id))
+
+
 # ------------------------------------------------------------------ facts
 def _goods(s: Shipment) -> int:
     return sum(i.qty * i.price_fen for i in s.items)

@@ -26,6 +26,7 @@ from lanjie.service import channels as channel_accounts
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.channels import ChannelAccountRecord, ChannelGateway
 from lanjie.service.ids import utcnow
+from lanjie.service.preview import add_carrier_checks
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.service.workflows import Workflows
 from lanjie.store import jobs, repository
@@ -42,6 +43,8 @@ COMMIT_INTERCEPT = "channel.commit_intercept"
 CONFIRM_RECEIVED = commands.CONFIRM_RECEIVED
 #: After agreeing a refund, read the case again this long after if no message came to say it was paid.
 CONFIRM_PAID_AFTER = timedelta(minutes=2)
+#: How many times an agreed refund is read back (4, 8, 16 … minutes apart: about three days in all).
+MAX_PAID_CHECKS = 10
 
 
 class ChannelJobs:
@@ -58,6 +61,7 @@ class ChannelJobs:
             PROCESS_CHANNEL_INBOX: self.process_inbox,
             SYNC_CASE: self.sync_case,
             commands.EXECUTE_REFUND: self.execute_refund,
+            commands.REJECT_ON_PLATFORM: self.reject_refund,
             COMMIT_INTERCEPT: self.commit_intercept,
             CONFIRM_RECEIVED: self.confirm_received,
             autointercept.EVALUATE_RULES: self.evaluate_rules,
@@ -143,6 +147,13 @@ class ChannelJobs:
                 self._keep(u, p["shop_id"], p["channel"], case.id if case else None, adapter)
                 if case is not None:
                     commands.enqueue_refund_if_new(u, case)
+                    refund = case.live_refund
+                    checks = int(p.get("checks", 0)) + 1
+                    if refund is not None and refund.status == RefundStatus.approved and \
+                            p.get("trigger", "").startswith("paid?") and checks <= MAX_PAID_CHECKS:
+                        # Agreed but not yet paid, and no message said so: look again, less and less often.
+                        self._queue_sync(u, case, trigger=f"paid?{refund.id}:{checks}", checks=checks,
+                                         run_at=u.now + CONFIRM_PAID_AFTER * 2 ** checks)
                 self._finish(u, job)
 
         await self._db(apply)
@@ -193,8 +204,10 @@ class ChannelJobs:
                 self._keep(u, current.shop_id, current.channel, current.id, adapter)
                 if seen.refunded or seen.status == PlatformStatus.refunded:
                     current.platform_refunded(u.now, timed_out=False)
-                elif outcome is None and current_refund.status == RefundStatus.pending and seen.status in (
-                        PlatformStatus.awaiting_merchant, PlatformStatus.awaiting_receipt):
+                elif current_refund.status == RefundStatus.pending and (seen.status == PlatformStatus.agreed or (
+                        outcome is None and seen.status in (PlatformStatus.awaiting_merchant,
+                                                            PlatformStatus.awaiting_receipt))):
+                    # Agreed now, or already (an earlier attempt whose answer was lost): paid comes next.
                     current.refund_approved(current_refund.id)
                     self._queue_sync(u, current, trigger=f"paid?{current_refund.id}",
                                      run_at=u.now + CONFIRM_PAID_AFTER)
@@ -217,9 +230,10 @@ class ChannelJobs:
             self._keep(u, shop_id, case.channel, case.id, adapter)
             u.commit()
 
-    def _queue_sync(self, u: UnitOfWork, case: AfterSale, *, trigger: str, run_at: datetime | None = None) -> None:
+    def _queue_sync(self, u: UnitOfWork, case: AfterSale, *, trigger: str, run_at: datetime | None = None,
+                    checks: int = 0) -> None:
         u.enqueue(SYNC_CASE, {"shop_id": case.shop_id, "channel": case.channel, "ref": case.channel_ref,
-                              "trigger": trigger},
+                              "trigger": trigger, "checks": checks},
                   key=f"sync:{case.channel}:{case.shop_id}:{trigger}"[:200], shop_id=case.shop_id, run_at=run_at,
                   concurrency_key=f"channel:{case.channel}")
 
@@ -238,6 +252,9 @@ class ChannelJobs:
 
     async def confirm_received(self, job: jobs.Job) -> None:
         await self._platform_call(job, "confirm_received")
+
+    async def reject_refund(self, job: jobs.Job) -> None:
+        await self._platform_call(job, "reject_refund")
 
     async def _platform_call(self, job: jobs.Job, operation: str) -> None:
         """A platform write that follows a lanjie decision; a refusal is kept on the case, not retried."""
@@ -264,6 +281,10 @@ class ChannelJobs:
                     await adapter.commit_intercept(seen)
                 else:
                     problem = "the platform does not offer the intercept commitment for this case now"
+            elif operation == "reject_refund":
+                if seen.status != PlatformStatus.rejected:  # an earlier attempt may have arrived already
+                    await adapter.reject_refund(seen, reason_code=p["reason_code"], reason=p["reason"],
+                                                evidence=p.get("evidence") or ())
             else:
                 await adapter.confirm_received(seen, received_at=case.received_at or self.now())
         except (ChannelRejected, NotSupported) as exc:
@@ -280,6 +301,11 @@ class ChannelJobs:
                 current = commands.load_case(u, p["shop_id"], p["case_id"])
                 self._keep(u, current.shop_id, current.channel, current.id, adapter)
                 current.platform_call(operation, ok=not problem, message=problem)
+                if operation == "reject_refund":
+                    if not problem:
+                        current.platform_rejected(u.now)
+                    elif not current.closed:
+                        current.needs_person("reject_failed")
                 u.save(current)
                 self._queue_sync(u, current, trigger=f"{operation}:{job.id}")
                 self._finish(u, job)
@@ -288,12 +314,27 @@ class ChannelJobs:
 
     # ------------------------------------------------------------------ rules.evaluate / case.deadline
     async def evaluate_rules(self, job: jobs.Job) -> None:
+        """Decide a case by the shop's rules; a fee ceiling first asks the carriers that quote fees."""
         p = job.payload
+
+        def parcels_to_quote() -> list[dict[str, Any]]:
+            with self.uow(p["shop_id"]) as u:
+                case = commands.load_case(u, p["shop_id"], p["case_id"])
+                if not autointercept.needs_evaluation(u, case) or not autointercept.wants_fee(u.conn, case.shop_id):
+                    return []
+                return commands.preview_intercepts(u, p["shop_id"], p["case_id"])
+
+        rows = await self._db(parcels_to_quote)
+        fees: dict[str, int | None] | None = None
+        if rows:
+            await add_carrier_checks(self.carriers, tenant(self.engine, p["shop_id"]), p["shop_id"], p["case_id"],
+                                     rows, self.now())
+            fees = {row["shipment_id"]: row.get("fee_fen") for row in rows}
 
         def run() -> None:
             with self.uow(p["shop_id"]) as u:
                 case = commands.load_case(u, p["shop_id"], p["case_id"])
-                autointercept.evaluate(u, case, self.carriers, trigger=p.get("trigger", "job"))
+                autointercept.evaluate(u, case, self.carriers, trigger=p.get("trigger", "job"), fees=fees)
                 self._finish(u, job)
 
         await self._db(run)

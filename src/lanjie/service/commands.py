@@ -24,6 +24,7 @@ PROCESS_INBOX = "inbox.process"
 CANCEL_INTERCEPT = "intercept.cancel"
 POLL_TRACKING = "tracking.poll"
 CONFIRM_RECEIVED = "channel.confirm_received"
+REJECT_ON_PLATFORM = "channel.reject"
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,9 @@ def mark_received(uow: UnitOfWork, shop_id: str, case_id: str) -> AfterSale:
     case.mark_received(uow.now)
     enqueue_refund_if_new(uow, case)
     uow.save(case)
-    if first and case.channel_ref is not None:  # the platform hears of it too, where it has a way to
+    # A return the platform waits for (return and refund, or a request the buyer turned into one) is
+    # confirmed there too, where it has a way to: Douyin's assistant may then refund by itself.
+    if first and case.channel_ref is not None and case.type == CaseType.return_refund:
         uow.enqueue(CONFIRM_RECEIVED, {"shop_id": shop_id, "case_id": case.id}, key=f"received:{case.id}",
                     shop_id=shop_id, concurrency_key=f"channel:{case.channel}")
     return case
@@ -258,4 +261,32 @@ def cancel_case(uow: UnitOfWork, shop_id: str, case_id: str,
     uow.save(case)
     for icpt in withdraw:
         _enqueue_cancel(uow, case, icpt, carriers[icpt.id])
+    return case
+
+
+def decide_refund(uow: UnitOfWork, shop_id: str, case_id: str, *, on_refusal: bool, note: str = "") -> AfterSale:
+    """A person's decision on a case: refund now, or agree 拒签后退款 (refund once the buyer refuses the parcel)."""
+    case = load_case(uow, shop_id, case_id)
+    if on_refusal:
+        case.agree_refund_on_refusal(note=note)
+    else:
+        case.refund_by_decision(uow.now, note=note)
+        enqueue_refund_if_new(uow, case)
+    uow.save(case)
+    return case
+
+
+def reject_case(uow: UnitOfWork, shop_id: str, case_id: str, *, reason_code: str, reason: str,
+                evidence: list[str], on_platform: bool) -> AfterSale:
+    """Refuse the buyer's request; ``on_platform`` (the channel can refuse) sends it there before it counts here."""
+    case = load_case(uow, shop_id, case_id)
+    case.request_reject(reason_code=reason_code, reason=reason)
+    if on_platform and case.channel_ref is not None:
+        uow.enqueue(REJECT_ON_PLATFORM, {"shop_id": shop_id, "case_id": case.id, "reason_code": reason_code,
+                                         "reason": reason, "evidence": evidence},
+                    key=f"reject:{case.id}:{uow.now.timestamp()}", shop_id=shop_id,
+                    concurrency_key=f"channel:{case.channel}")
+    else:
+        case.reject(uow.now)
+    uow.save(case)
     return case

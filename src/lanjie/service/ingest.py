@@ -49,7 +49,8 @@ def apply(uow: UnitOfWork, shop_id: str, channel: str, seen: ChannelCase, gatewa
         case = loaded
     before = case.deadline_at
     case.platform_changed(version=seen.version, status=seen.status, type=seen.type, refund_fen=seen.refund_fen,
-                          deadline_at=seen.deadline_at, arbitration=seen.arbitration, paid_fen=seen.paid_fen)
+                          deadline_at=seen.deadline_at, arbitration=seen.arbitration, paid_fen=seen.paid_fen,
+                          intercept_status=seen.intercept_status)
     if seen.refunded or seen.status == PlatformStatus.refunded:
         # The platform's own clock says when it paid (its update time); a payment at or after the deadline
         # that lanjie never asked for is the platform agreeing by itself on timeout.

@@ -15,6 +15,7 @@ from lanjie.domain.states import (
     ArbitrationStatus,
     CaseStatus,
     CaseType,
+    ChannelInterceptStatus,
     ClawbackStatus,
     Fallback,
     InterceptReason,
@@ -104,7 +105,8 @@ def _case_row(c: AfterSale) -> dict[str, Any]:
         "refund_fen": c.refund_fen, "reason": c.reason, "channel": c.channel, "channel_ref": c.channel_ref,
         "resolution": c.resolution, "settlement_policy": c.settlement_policy, "received_at": c.received_at,
         "channel_version": c.channel_version, "paid_fen": c.paid_fen, "deadline_at": c.deadline_at,
-        "platform_status": c.platform_status, "arbitration": c.arbitration, "fallback": c.fallback,
+        "platform_status": c.platform_status, "platform_intercept": c.platform_intercept,
+        "arbitration": c.arbitration, "fallback": c.fallback,
         "attention": c.attention, "version": c.version, "created_at": c.created_at,
         "updated_at": c.updated_at or c.created_at,
     }
@@ -165,6 +167,7 @@ def get_case(conn: sa.Connection, *, shop_id: str, case_id: str, for_update: boo
         resolution=Resolution(m["resolution"]) if m["resolution"] else None, received_at=m["received_at"],
         channel_version=m["channel_version"], paid_fen=m["paid_fen"], deadline_at=m["deadline_at"],
         platform_status=PlatformStatus(m["platform_status"]) if m["platform_status"] else None,
+        platform_intercept=ChannelInterceptStatus(m["platform_intercept"]) if m["platform_intercept"] else None,
         arbitration=ArbitrationStatus(m["arbitration"]), fallback=Fallback(m["fallback"]), attention=m["attention"],
         version=m["version"], updated_at=m["updated_at"],
         intercepts=[Intercept(
@@ -202,7 +205,8 @@ def save_case(conn: sa.Connection, case: AfterSale, now: datetime,
         t.aftersales.c.id == case.id, t.aftersales.c.version == case.version,
     ).values(status=case.status, resolution=case.resolution, received_at=case.received_at, type=case.type,
              refund_fen=case.refund_fen, channel_version=case.channel_version, paid_fen=case.paid_fen,
-             deadline_at=case.deadline_at, platform_status=case.platform_status, arbitration=case.arbitration,
+             deadline_at=case.deadline_at, platform_status=case.platform_status,
+             platform_intercept=case.platform_intercept, arbitration=case.arbitration,
              fallback=case.fallback, attention=case.attention, version=case.version + 1, updated_at=now))
     if result.rowcount != 1:
         raise StaleCase(case.id)

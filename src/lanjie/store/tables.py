@@ -161,6 +161,7 @@ aftersales = sa.Table(
     sa.Column("paid_fen", sa.BigInteger()),
     sa.Column("deadline_at", UTCDateTime()),  # the platform's status_deadline
     sa.Column("platform_status", sa.String(32)),
+    sa.Column("platform_intercept", sa.String(32)),  # what the platform shows of the interception (Taobao)
     sa.Column("arbitration", sa.String(32), nullable=False, server_default="none"),
     sa.Column("fallback", sa.String(32), nullable=False, server_default="needs_person"),
     sa.Column("attention", sa.String(64), nullable=False, server_default=""),

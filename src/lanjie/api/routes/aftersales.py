@@ -26,9 +26,19 @@ from lanjie.api.responses import (
     InterceptsAcceptedOut,
     PreviewOut,
 )
-from lanjie.api.schemas import AfterSaleIn, ClawbackIn, InterceptBatchIn, InterceptIn, ObjectId
+from lanjie.api.schemas import (
+    AfterSaleIn,
+    ClawbackIn,
+    InterceptBatchIn,
+    InterceptIn,
+    ObjectId,
+    RefundDecisionIn,
+    RejectIn,
+)
+from lanjie.channels.base import ChannelCapability
 from lanjie.domain.model import Party
 from lanjie.domain.states import CaseStatus, CaseType
+from lanjie.service import channels as channel_accounts
 from lanjie.service import commands, disputes
 from lanjie.service.ids import utcnow
 from lanjie.service.preview import add_carrier_checks
@@ -233,3 +243,30 @@ async def clawback(case_id: ObjectId, body: ClawbackIn, request: Request, shop_i
         uow.save(case)
         return views.case_summary(case)
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
+
+
+@router.post("/{case_id}/refund", response_model=CaseSummaryOut, responses=PROBLEMS,
+             summary="A person's decision: refund now, or agree 拒签后退款 (refund once the buyer refuses the parcel)")
+async def decide_refund(case_id: ObjectId, body: RefundDecisionIn, request: Request, shop_id: Shop,
+                        _: IdempotencyKey = None) -> Any:
+    def work(uow: UnitOfWork) -> Any:
+        return views.case_summary(commands.decide_refund(uow, shop_id, case_id, note=body.note,
+                                                         on_refusal=body.decision == "refund_on_refusal"))
+    return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
+
+
+@router.post("/{case_id}/reject", status_code=202, response_model=CaseSummaryOut, responses=PROBLEMS,
+             summary="Refuse the buyer's request (on its platform first, where lanjie can: Douyin 202, Taobao refuse)")
+async def reject(case_id: ObjectId, body: RejectIn, request: Request, shop_id: Shop,
+                 _: IdempotencyKey = None) -> Any:
+    container = request.app.state.container
+
+    def work(uow: UnitOfWork) -> Any:
+        case = commands.load_case(uow, shop_id, case_id)
+        on_platform = case.channel != "rest" and container.channels.can(
+            case.channel, ChannelCapability.reject_refund) and channel_accounts.account_for(
+            uow.conn, shop_id, case.channel) is not None
+        return views.case_summary(commands.reject_case(uow, shop_id, case_id, reason_code=body.reason_code,
+                                                       reason=body.reason, evidence=body.evidence,
+                                                       on_platform=on_platform))
+    return await idempotent(request, shop_id, 202, work, on_commit=container.wake)

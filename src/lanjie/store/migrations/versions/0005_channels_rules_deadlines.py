@@ -73,6 +73,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("paid_fen", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("deadline_at", _AT, nullable=True))
         batch.add_column(sa.Column("platform_status", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("platform_intercept", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("arbitration", sa.String(length=32), server_default="none", nullable=False))
         batch.add_column(sa.Column("fallback", sa.String(length=32), server_default="needs_person", nullable=False))
         batch.add_column(sa.Column("attention", sa.String(length=64), server_default="", nullable=False))
@@ -92,7 +93,8 @@ def downgrade() -> None:
         batch.drop_column("clawback")
     with op.batch_alter_table("aftersales") as batch:
         batch.drop_index("ix_aftersales_shop_deadline")
-        for column in ("attention", "fallback", "arbitration", "platform_status", "deadline_at", "paid_fen",
+        for column in ("attention", "fallback", "arbitration", "platform_intercept", "platform_status", "deadline_at",
+                       "paid_fen",
                        "channel_version"):
             batch.drop_column(column)
     op.drop_table("decisions")
