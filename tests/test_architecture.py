@@ -17,6 +17,8 @@ FORBIDDEN = {
     "service": ("lanjie.api", "lanjie.cli", "lanjie.console", "lanjie.demo", "lanjie.sandbox", "lanjie.worker"),
     "store": ("lanjie.service", "lanjie.api", "lanjie.carriers", "lanjie.sandbox", "lanjie.cli"),
     "carriers": ("lanjie.service", "lanjie.store", "lanjie.api", "lanjie.sandbox", "lanjie.cli"),
+    "files": ("lanjie.api", "lanjie.cli", "lanjie.console", "lanjie.sandbox", "lanjie.worker", "lanjie.carriers",
+              "lanjie.channels"),
     "channels": ("lanjie.service", "lanjie.store", "lanjie.api", "lanjie.sandbox", "lanjie.cli"),
     "webhooks": ("lanjie.api", "lanjie.sandbox", "lanjie.cli", "lanjie.carriers", "lanjie.channels"),
     "sandbox": ("lanjie.service", "lanjie.store", "lanjie.api", "lanjie.carriers", "lanjie.channels", "lanjie.cli"),

@@ -15,9 +15,12 @@ from lanjie.carriers.base import Carrier
 from lanjie.carriers.registry import load_carriers
 from lanjie.channels.base import Channel
 from lanjie.channels.registry import load_channels
+from lanjie.files import store_from_settings
+from lanjie.files.store import FileStore
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.channel_jobs import ChannelJobs
 from lanjie.service.channels import ChannelGateway
+from lanjie.service.claim_jobs import ClaimJobs
 from lanjie.service.workflows import Workflows
 from lanjie.settings import Settings
 from lanjie.store.db import make_engine, migrate, reader, tenant
@@ -34,7 +37,9 @@ class Container:
     workflows: Workflows
     webhooks: Webhooks
     channels: ChannelGateway
+    files: FileStore
     channel_jobs: ChannelJobs | None = None
+    claim_jobs: ClaimJobs | None = None
     worker: Worker | None = None
     wake_hooks: list = field(default_factory=list)
 
@@ -54,9 +59,10 @@ class Container:
 
     def make_worker(self) -> Worker:
         s = self.settings
-        assert self.channel_jobs is not None
+        assert self.channel_jobs is not None and self.claim_jobs is not None
         # The channel side settles refunds on the platform, so its refund.execute replaces the plain one.
-        handlers = {**self.workflows.handlers(), **self.channel_jobs.handlers(), **self.webhooks.handlers()}
+        handlers = {**self.workflows.handlers(), **self.channel_jobs.handlers(), **self.claim_jobs.handlers(),
+                    **self.webhooks.handlers()}
         self.worker = Worker(self.engine, handlers, concurrency=s.worker_concurrency,
                              poll_seconds=s.worker_poll_seconds, lease_seconds=s.job_lease_seconds,
                              default_limit=s.carrier_concurrency, reap_every_seconds=s.job_reap_seconds)
@@ -82,9 +88,10 @@ def bootstrap(settings: Settings | None = None, *, engine: sa.Engine | None = No
     channel_gateway = ChannelGateway(settings, http, channels if channels is not None else load_channels())
     container = Container(settings=settings, engine=engine, http=http, gateway=gateway,
                           workflows=None, webhooks=Webhooks(engine, http, settings),  # type: ignore[arg-type]
-                          channels=channel_gateway)
+                          channels=channel_gateway, files=store_from_settings(settings))
     container.wake_hooks.append(container.webhooks.wake)
     container.workflows = Workflows(engine, gateway, on_commit=container.wake)
     container.channel_jobs = ChannelJobs(engine, channel_gateway, gateway, container.workflows,
                                          on_commit=container.wake)
+    container.claim_jobs = ClaimJobs(engine, gateway, container.workflows, container.files, on_commit=container.wake)
     return container

@@ -221,6 +221,86 @@ def cmd_import_cases(args: argparse.Namespace) -> int:
     return 0 if report.all_handled else 1
 
 
+def cmd_receive(args: argparse.Namespace) -> int:
+    """Warehouse receiving from a terminal or a scanner script: exit 0 received, 1 refused, 2 bad input."""
+    from lanjie.domain.errors import DomainError
+    from lanjie.domain.returns import ReceivedItem
+    from lanjie.domain.states import Inspection
+    from lanjie.service import returns
+    from lanjie.service.ids import utcnow
+    from lanjie.service.shops import get_shop
+    from lanjie.service.unit_of_work import UnitOfWork
+
+    counts: dict[str, int] = {}
+    for given in args.item or []:
+        sku, sep, received = (part.strip() for part in given.partition("="))
+        if not sep or not sku or not received.isdigit() or sku in counts:
+            print(f"error: --item takes SKU=RECEIVED once per sku (a count of 0 or more), not {given!r}",
+                  file=sys.stderr)
+            return 2
+        counts[sku] = int(received)
+    if args.damaged_value_fen is not None and (args.inspection != "damaged" or args.damaged_value_fen <= 0):
+        print("error: --damaged-value-fen is a positive amount, for --inspection damaged only", file=sys.stderr)
+        return 2
+    photos: list[tuple[Path, bytes]] = []
+    for name in args.photo or []:
+        try:
+            photos.append((Path(name), Path(name).read_bytes()))
+        except OSError as exc:
+            print(f"error: cannot read {name}: {exc.strerror}", file=sys.stderr)
+            return 2
+    settings = Settings()
+    with _database() as engine:
+        with engine.connect() as conn:
+            shop = get_shop(conn, args.shop)
+        if shop is None:
+            print(f"error: no shop {args.shop!r}", file=sys.stderr)
+            return 2
+        if (photo_ids := _save_photos(engine, settings, args.shop, photos)) is None:
+            return 2
+        with UnitOfWork(engine, utcnow()) as uow:
+            try:
+                # The expected counts are the parcel's own; the service fills them in.
+                done = returns.receive(uow, args.shop, waybill_no=args.waybill, inspection=Inspection(args.inspection),
+                                       items=[ReceivedItem(sku, 0, n) for sku, n in counts.items()],
+                                       photos=photo_ids, note=args.note, damaged_value_fen=args.damaged_value_fen,
+                                       settings=settings)
+            except DomainError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            extra = [i.sku for i in done.leg.items if i.received > i.expected]
+            if extra:  # left uncommitted: nothing is received
+                print(f"error: more received than shipped: {', '.join(extra)}", file=sys.stderr)
+                return 1
+            uow.commit()
+    leg, case = done.leg, done.case
+    print(f"received {leg.waybill_no} ({leg.inspection}): "
+          + ", ".join(f"{i.sku} {i.received}/{i.expected}" for i in leg.items))
+    print(f"case {case.id}: {case.status}" + (f" ({case.resolution})" if case.resolution else ""))
+    if done.claim_id:
+        print(f"claim {done.claim_id} drafted")
+    return 0
+
+
+def _save_photos(engine: Engine, settings: Settings, shop: str, photos: list[tuple[Path, bytes]]) -> list[str] | None:
+    """Store the photos as the shop's evidence files: their ids, or None (said why) when one is refused."""
+    if not photos:
+        return []
+    from lanjie.files import DEFAULT_MAX_BYTES, FileRejected, save, store_from_settings
+    from lanjie.service.ids import utcnow
+
+    store, ids = store_from_settings(settings), []
+    for path, data in photos:
+        try:
+            stored, _ = save(engine, store, shop_id=shop, data=data, now=utcnow(), name=path.name,
+                             max_bytes=getattr(settings, "file_max_bytes", DEFAULT_MAX_BYTES))
+        except FileRejected as exc:
+            print(f"error: {path}: {exc} (nothing was received)", file=sys.stderr)
+            return None
+        ids.append(stored.id)
+    return ids
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lanjie", description="lanjie (拦截): intercept shipped parcels on refund, settle the refund, "
@@ -287,6 +367,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--result", metavar="OUT.csv", help="where to write the result file (default FILE.result.csv "
                                                       "beside the input)")
     p.set_defaults(func=cmd_import_cases)
+
+    p = sub.add_parser("receive", help="the warehouse received a returned parcel: record its inspection",
+                       description="Record that the warehouse scanned a returned parcel in (by its forward waybill or "
+                                   "the return's own number) and what it found. A damaged or short parcel drafts "
+                                   "a claim; a case is settled when its shop's policy is on_received. Exits 0 when "
+                                   "received, 1 when refused (unknown number, received already, counts that "
+                                   "contradict the inspection), 2 on bad input.")
+    p.add_argument("waybill", help="the number scanned off the parcel")
+    p.add_argument("--shop", required=True, metavar="SHOP_ID")
+    p.add_argument("--inspection", choices=["ok", "damaged", "short"], default="ok", help="default ok")
+    p.add_argument("--item", action="append", metavar="SKU=RECEIVED",
+                   help="how many of a sku came back (repeatable); skus not named came back whole")
+    p.add_argument("--photo", action="append", metavar="FILE", help="a photo (JPEG, PNG, WebP) or PDF, stored as "
+                                                                    "evidence (repeatable)")
+    p.add_argument("--note", default="", help="what the warehouse noticed")
+    p.add_argument("--damaged-value-fen", type=int, metavar="FEN",
+                   help="damaged only: the value of what is damaged (default: the goods' whole value)")
+    p.set_defaults(func=cmd_receive)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)

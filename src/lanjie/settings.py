@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,21 @@ class Settings(BaseSettings):
     carrier_rate_limit_per_second: float = 0.0
     # How often lanjie asks a carrier without tracking pushes (UPS, JD) for a parcel's trace.
     tracking_poll_seconds: float = 1800.0
+    # A parcel on its way back with no scan for this long is ``stalled`` (per plugin overrides the default).
+    return_stall_hours: float = 72.0
+    return_stall_hours_by_carrier: dict[str, float] = Field(default_factory=dict)
+    # The estimate of a return's arrival: this many days after it turned back.
+    return_typical_days: float = 4.0
+    # Evidence files (photos, documents): on local disk by default, or an S3-compatible bucket.
+    file_store: Literal["local", "s3"] = "local"
+    files_dir: Path | None = None  # default: data_dir / "files"
+    file_max_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str = ""  # empty: AWS; e.g. http://127.0.0.1:9000 for MinIO
+    s3_region: str = ""
+    # How often lanjie asks a carrier about a claim filed online (pushes, where the carrier sends them, come sooner).
+    claim_poll_seconds: float = 6 * 3600.0
 
     # Sales channels: per plugin, endpoint name → base URL, e.g. {"douyin": {"api": "https://openapi-fxg.jinritemai.com"}}.
     channel_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)

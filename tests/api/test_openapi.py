@@ -6,6 +6,10 @@ import re
 
 from tests.api.conftest import Api
 
+#: Routes whose answer is a file, not JSON (they document their media types instead).
+_NOT_JSON = {("get", "/v1/files/{file_id}"), ("get", "/v1/claims/{claim_id}/packet.pdf"),
+             ("get", "/v1/reconciliation.csv")}
+
 
 def test_every_mutating_post_documents_its_idempotency_key_and_problems(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
@@ -21,6 +25,8 @@ def test_every_mutating_post_documents_its_idempotency_key_and_problems(api: Api
                     and path != "/v1/shop/settlement-policy":
                 assert {"401", "404", "409", "422"} <= set(op["responses"]), (method, path)
                 ok = next(code for code in op["responses"] if code.startswith("2"))
+                if (method, path) in _NOT_JSON:
+                    continue
                 assert "$ref" in str(op["responses"][ok]["content"]["application/json"]["schema"]), (method, path)
 
 

@@ -97,3 +97,35 @@ def test_a_revoked_key_stops_working_within_the_cache_time(api: Api) -> None:
     auth._verified.clear()  # what CACHE_SECONDS of waiting does
     r = api.client.get("/v1/shop", headers=api.a.headers())
     assert r.status_code == 401 and r.json()["detail"] == "unknown or revoked API key"
+
+
+def test_another_shops_returns_and_claims_answer_404_and_change_nothing(api: Api) -> None:
+    from tests.service.test_reconciliation import T0, intercepted, lost
+
+    parcel = intercepted(api.container.engine, api.container.settings, api.a.shop_id, "ZT300000099")
+    claim_id = lost(api.container.engine, api.container.settings, api.a.shop_id, parcel, T0)
+    leg_id = api.client.get("/v1/returns", headers=api.a.headers()).json()["items"][0]["id"]
+    routes = [(method.upper(), path) for path, ops in api.app.openapi()["paths"].items()
+              if re.search(r"\{(return_id|claim_id)\}", path) for method in ops]
+    assert routes == [
+        ("GET", "/v1/returns/{return_id}"), ("POST", "/v1/returns/{return_id}/lost"),
+        ("GET", "/v1/claims/{claim_id}"), ("POST", "/v1/claims/{claim_id}/file"),
+        ("POST", "/v1/claims/{claim_id}/status"), ("POST", "/v1/claims/{claim_id}/documents"),
+        ("POST", "/v1/claims/{claim_id}/payouts"), ("POST", "/v1/claims/{claim_id}/close"),
+        ("GET", "/v1/claims/{claim_id}/packet.json"), ("GET", "/v1/claims/{claim_id}/packet.pdf"),
+    ]
+    bodies = {"/file": {"via": "packet"}, "/status": {"status": "in_review"}, "/documents": {"file_ids": ["ef_x"]},
+              "/payouts": {"amount_fen": 1, "reference": "R", "paid_at": "2026-12-01T00:00:00Z"}, "/close": {},
+              "/lost": {}}
+    before = api.counts()
+    for n, (method, path) in enumerate(routes):
+        url = path.replace("{return_id}", leg_id).replace("{claim_id}", claim_id)
+        r = api.client.request(method, url, headers=api.b.headers(f"tenancy-claims-{n:04d}-xyz"),
+                               json=bodies.get(url[url.rindex("/"):], {}) if method == "POST" else None)
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+    after = api.counts()
+    assert {k: v for k, v in after.items() if k != "idempotency_keys"} == \
+        {k: v for k, v in before.items() if k != "idempotency_keys"}
+    assert api.client.get(f"/v1/claims/{claim_id}", headers=api.a.headers()).json()["status"] == "draft"
+    assert api.client.get("/v1/returns", headers=api.b.headers()).json()["items"] == []
+    assert api.client.get("/v1/claims", headers=api.b.headers()).json() == {"items": [], "total": 0}

@@ -272,7 +272,7 @@ async def test_intercept_without_a_credential_is_refused_before_any_call(missing
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("operation", ["cancel_intercept", "precheck", "file_claim", "claim_status"])
+@pytest.mark.parametrize("operation", ["cancel_intercept", "precheck"])
 async def test_capabilities_kuaidi100_lacks_raise_not_supported(operation: str) -> None:
     async with kuaidi100() as (carrier, script):
         with pytest.raises(NotSupported):

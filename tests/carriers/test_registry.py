@@ -38,7 +38,7 @@ def test_the_capability_table_lists_what_each_plugin_can_do() -> None:
     assert table[[i.name for i in table].index("kuaidi100")] == CarrierInfo(
         "kuaidi100", "Kuaidi100 快递100 (aggregator)", frozenset({
             Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
-            Capability.query_tracking}), None,
+            Capability.query_tracking, Capability.file_claim, Capability.claim_status}), None,
         frozenset({InterceptType.return_to_sender, InterceptType.return_to_outlet, InterceptType.redirect}),
         None, ("key", "customer", "secret", "salt"), 20.0)
     for info in table:

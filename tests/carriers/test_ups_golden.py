@@ -868,7 +868,8 @@ def test_the_plugin_describes_itself() -> None:
     assert (UPS.name, UPS.title, UPS.couriers, UPS.intercept_via) == (
         "ups", "UPS Delivery Intercept", frozenset({"ups"}), None)
     assert UPS.capabilities == frozenset({Capability.precheck, Capability.intercept, Capability.query_intercept,
-                                          Capability.cancel_intercept, Capability.query_tracking})
+                                          Capability.cancel_intercept, Capability.query_tracking,
+                                          Capability.file_claim, Capability.claim_status})
     assert UPS.intercept_types == frozenset({InterceptType.return_to_sender, InterceptType.redirect})
     assert (UPS.credential_names, UPS.endpoint_names, UPS.rate_limit_per_second) == (
         ("client_id", "client_secret", "account_number"), ("api",), 5.0)
@@ -881,8 +882,6 @@ async def test_subscribing_and_pushes_are_not_supported() -> None:
             await carrier.subscribe(Subscription("ups", TN, "https://lanjie.example/cb"))
         with pytest.raises(NotSupported):
             carrier.parse_push(b"{}", "application/json", {})
-        with pytest.raises(NotSupported):
-            await carrier.file_claim()
 
     assert script.seen == []
     assert UPS.reject_ack() == (b'{"response":{"errors":[{"code":"400","message":"no pushes expected"}]}}',

@@ -112,7 +112,8 @@ class Live:
         def check() -> Any:
             s = ShipmentOut.model_validate(self.client.get(f"/v1/shipments/{shipment_id}").json()).model_dump(
                 mode="json")
-            return s if s["tracking_status"] == status else None
+            # A new parcel starts as created before the carrier said anything: wait for its word.
+            return s if s["tracking_status"] == status and s["tracking_at"] is not None else None
         return self.wait_for(check)
 
 

@@ -60,9 +60,12 @@ def test_turned_back_parcel_settles_the_refund_by_itself(live: Live) -> None:
     assert done["parcels"][0]["tracking_status"] in ("returning", "returned")
     tracking = [e["payload"]["to"] for e in done["timeline"] if e["type"] == "shipment.tracking_updated"]
     assert tracking[0] == "returning" and set(tracking) <= {"returning", "returned"}  # the parcel's way back
-    types = [x for x in _types(done) if x not in ("aftersale.status_changed", "shipment.tracking_updated")]
+    types = [x for x in _types(done) if x not in ("aftersale.status_changed", "shipment.tracking_updated")
+             and not x.startswith("return.")]
     assert types == ["aftersale.created", "intercept.requested", "intercept.submitted", "intercept.succeeded",
                      "refund.pending", "refund.approved", "refund.succeeded", "aftersale.settled"]
+    # The parcel's way back began with the successful intercept.
+    assert [x for x in _types(done) if x.startswith("return.")][:1] == ["return.started"]
     assert _count(live, t.refunds) == 1
     ops = [x["operation"] for x in done["carrier_exchanges"]]
     assert ops[0] == "intercept" and "query_intercept" in ops

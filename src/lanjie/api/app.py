@@ -13,8 +13,22 @@ from fastapi_offline import FastAPIOffline
 
 from lanjie import __version__
 from lanjie.api import problems
-from lanjie.api.routes import aftersales, carriers, channels, events, imports, rules, shipments, webhooks
+from lanjie.api.routes import (
+    aftersales,
+    carriers,
+    channels,
+    claims,
+    events,
+    files,
+    imports,
+    receiving,
+    reconciliation,
+    rules,
+    shipments,
+    webhooks,
+)
 from lanjie.bootstrap import Container
+from lanjie.console import receiving as console_receiving
 from lanjie.console import routes as console
 from lanjie.service.housekeeping import run_housekeeping
 
@@ -68,7 +82,8 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
     app.state.container = container
     problems.install(app)
     for router in (shipments.router, aftersales.router, events.router, carriers.router, channels.router,
-                   imports.router, rules.router, webhooks.router, console.router):
+                   imports.router, rules.router, claims.router, files.router, receiving.router,
+                   reconciliation.router, webhooks.router, console_receiving.router, console.router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

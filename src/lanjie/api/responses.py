@@ -13,14 +13,19 @@ from lanjie.domain.states import (
     CaseStatus,
     CaseType,
     ChannelInterceptStatus,
+    ClaimStatus,
+    ClaimType,
     ClawbackStatus,
     Fallback,
+    Inspection,
     InterceptReason,
     InterceptStatus,
     InterceptType,
+    PayoutRule,
     PlatformStatus,
     RefundStatus,
     Resolution,
+    ReturnStatus,
     SettlementPolicy,
     TrackingStatus,
 )
@@ -328,3 +333,77 @@ class EvidenceOut(Out):
     decisions: list[dict[str, Any]]
     timeline: list[dict[str, Any]]
     platform_exchanges: list[dict[str, Any]] = Field(description="lanjie's calls to the sales platform")
+
+
+class ReturnItemOut(Out):
+    sku: str
+    expected: int
+    received: int
+
+
+class ReturnOut(Out):
+    id: str
+    aftersale_id: str
+    shipment_id: str
+    waybill_no: str = Field(description="the forward waybill (returned parcels usually keep it)")
+    return_waybill_no: str = Field(description="a new number the carrier gave the return, if any")
+    status: ReturnStatus
+    started_at: datetime
+    last_scan_at: datetime | None
+    eta_at: datetime | None = Field(description="the estimate of arrival while it is on its way")
+    returned_at: datetime | None
+    received_at: datetime | None
+    inspection: Inspection | None
+    inspection_note: str
+    items: list[ReturnItemOut]
+    photos: list[str] = Field(description="evidence file ids")
+
+
+class ReturnListOut(Out):
+    items: list[ReturnOut]
+
+
+class ClaimOut(Out):
+    id: str
+    aftersale_id: str
+    return_id: str
+    shipment_id: str
+    carrier: str
+    waybill_no: str
+    type: ClaimType
+    status: ClaimStatus
+    amount_fen: int = Field(description="what is asked, from the shop's contract with the carrier")
+    basis: dict[str, Any] = Field(description="how the amount was worked out: rule, loss, insured value, freight, cap")
+    filing_deadline_at: datetime
+    filed_via: str
+    carrier_ref: str
+    filed_at: datetime | None
+    approved_fen: int | None
+    paid_fen: int
+    payouts: list[dict[str, Any]] = Field(description="{amount_fen, reference, paid_at}")
+    documents_requested: list[str]
+    message: str
+    created_at: datetime
+
+
+class ClaimDetailOut(ClaimOut):
+    evidence: dict[str, Any] = Field(description="tracking, the carrier's intercept answers, the order's goods, "
+                                                 "insured value, freight, the inspection and its photos")
+    online: bool = Field(description="whether lanjie can file this claim through the carrier's API")
+
+
+class ClaimListOut(Out):
+    items: list[ClaimOut]
+    total: int
+
+
+class ContractOut(Out):
+    carrier: str
+    rule: PayoutRule
+    cap_multiple: int
+    cap_fen: int | None
+    filing_days: int | None
+
+
+class ContractListOut(Out):
+    items: list[ContractOut]

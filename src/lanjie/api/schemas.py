@@ -8,7 +8,15 @@ from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from lanjie.domain.autorules import Condition
-from lanjie.domain.states import CaseType, ClawbackStatus, Fallback, InterceptType, SettlementPolicy
+from lanjie.domain.states import (
+    CaseType,
+    ClaimStatus,
+    ClawbackStatus,
+    Fallback,
+    InterceptType,
+    PayoutRule,
+    SettlementPolicy,
+)
 
 # No control characters in names and ids (PostgreSQL cannot even store NUL); free text may break lines.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -154,3 +162,45 @@ class RejectIn(Strict):
         "", description="the platform's reject reason code (Douyin reject_reason_code, Taobao refuse_reason_id)")
     evidence: Annotated[list[Annotated[str, StringConstraints(pattern=r"^https://[^\s]{1,490}$")]],
                         Field(max_length=4, description="evidence image URLs (https)")] = []
+
+
+class ContractIn(Strict):
+    rule: PayoutRule = Field(PayoutRule.capped_actual_loss, description="insured parcels are always paid up to "
+                                                                        "the insured value; this is for the rest")
+    cap_multiple: Annotated[int, Field(ge=1, le=100, strict=True)] = Field(3, description="× the freight "
+                                                                                          "(Postal Law: 3)")
+    cap_fen: Fen | None = Field(None, description="an absolute cap the contract sets instead of the multiple")
+    filing_days: Annotated[int, Field(ge=1, le=3650, strict=True)] | None = Field(
+        None, description="days to file a claim (default: UPS 90, others 30)")
+
+
+class ClaimFileIn(Strict):
+    via: Literal["online", "packet"] = Field(description="online: through the carrier's claim API (where it has "
+                                                         "one); packet: a person sent the claim packet by hand")
+    carrier_ref: Annotated[str, StringConstraints(max_length=128, pattern=_PRINTABLE)] = Field(
+        "", description="for a packet: the number the carrier gave the claim, if any")
+
+
+class ClaimStatusIn(Strict):
+    status: ClaimStatus = Field(description="what the carrier said: in_review, waiting_on_documents, approved, "
+                                            "approved_partial, rejected, paid, closed")
+    approved_fen: Fen | None = None
+    message: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""
+    documents: Annotated[list[Text], Field(max_length=20)] = []
+
+
+class ClaimDocumentsIn(Strict):
+    file_ids: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,80}$")]],
+                        Field(min_length=1, max_length=20)]
+
+
+class PayoutIn(Strict):
+    amount_fen: Annotated[int, Field(gt=0, le=10**12, strict=True)]
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                                                pattern=_PRINTABLE)] = Field(description="the bank transfer or "
+                                                                                         "credit note reference")
+    paid_at: AwareDatetime
+
+
+class CloseIn(Strict):
+    note: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""

@@ -107,3 +107,23 @@ def exchanges(conn: sa.Connection, shop_id: str, case_id: str, shipment_ids: lis
     return [{"id": r.id, "carrier": r.carrier, "operation": r.operation, "method": r.method, "url": r.url,
              "request_body": r.request_body, "status_code": r.status_code, "response_body": r.response_body,
              "duration_ms": round(r.duration_ms, 1), "error": r.error, "at": _ts(r.created_at)} for r in rows]
+
+
+def return_leg(leg: Any) -> dict[str, Any]:
+    return {"id": leg.id, "aftersale_id": leg.aftersale_id, "shipment_id": leg.shipment_id,
+            "waybill_no": leg.waybill_no, "return_waybill_no": leg.return_waybill_no, "status": leg.status,
+            "started_at": _ts(leg.started_at), "last_scan_at": _ts(leg.last_scan_at),
+            "eta_at": _ts(leg.eta_at) if leg.status in ("returning", "stalled") else None,
+            "returned_at": _ts(leg.returned_at), "received_at": _ts(leg.received_at),
+            "inspection": leg.inspection, "inspection_note": leg.inspection_note,
+            "items": [{"sku": i.sku, "expected": i.expected, "received": i.received} for i in leg.items],
+            "photos": list(leg.photos)}
+
+
+def claim(c: Any) -> dict[str, Any]:
+    return {"id": c.id, "aftersale_id": c.aftersale_id, "return_id": c.return_id, "shipment_id": c.shipment_id,
+            "carrier": c.carrier, "waybill_no": c.waybill_no, "type": c.type, "status": c.status,
+            "amount_fen": c.amount_fen, "basis": c.basis, "filing_deadline_at": _ts(c.filing_deadline_at),
+            "filed_via": c.filed_via, "carrier_ref": c.carrier_ref, "filed_at": _ts(c.filed_at),
+            "approved_fen": c.approved_fen, "paid_fen": c.paid_fen, "payouts": c.payouts,
+            "documents_requested": c.documents_requested, "message": c.message, "created_at": _ts(c.created_at)}

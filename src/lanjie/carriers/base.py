@@ -18,7 +18,7 @@ from typing import ClassVar, Protocol
 
 import httpx
 
-from lanjie.domain.states import InterceptReason, InterceptType, TrackingStatus
+from lanjie.domain.states import ClaimStatus, ClaimType, InterceptReason, InterceptType, TrackingStatus
 
 
 class Capability(StrEnum):
@@ -167,6 +167,56 @@ class InterceptResult:
 
 
 @dataclass(frozen=True)
+class ClaimAttachment:
+    """A file sent with a claim: a photo of the damage, the order as proof of value, a statement."""
+
+    name: str
+    media_type: str  # image/jpeg, application/pdf, …
+    content: bytes
+    kind: str = "document"  # photo | proof_of_value | document
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A claim (理赔) or work order (工单) for a lost, damaged or short parcel."""
+
+    request_id: str  # lanjie's claim id: stable, so a repeated filing can be recognised
+    carrier_code: str  # the courier, lower case, e.g. "yunda"
+    waybill_no: str
+    type: ClaimType
+    amount_minor: int  # what is asked, minor units
+    goods_value_minor: int  # the goods' value (Kuaidi100's modityValue)
+    description: str
+    currency: str = "CNY"
+    callback_url: str = ""  # where the carrier reports progress, if it does
+    contact_name: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    attachments: tuple[ClaimAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimAck:
+    """The carrier's answer to a filing."""
+
+    accepted: bool
+    claim_ref: str | None = None  # the carrier's claim or work-order number
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    """Where the carrier's review of a claim stands (queried, or pushed)."""
+
+    claim_ref: str
+    status: ClaimStatus  # in_review, waiting_on_documents, approved, approved_partial, rejected, paid, closed
+    approved_minor: int | None = None
+    message: str = ""
+    documents_requested: tuple[str, ...] = ()
+    waybill_no: str = ""
+
+
+@dataclass(frozen=True)
 class Push:
     """A parsed, verified inbound push, plus the exact acknowledgement to answer with."""
 
@@ -174,6 +224,7 @@ class Push:
     tracking: TrackingSnapshot | None = None
     trackings: tuple[TrackingSnapshot, ...] = ()  # further parcels of a multi-parcel push (Kdniao: up to 10)
     intercept: InterceptResult | None = None
+    claim: ClaimState | None = None  # a claim's progress (Kuaidi100 work-order callback)
     ack_body: bytes = b""
     ack_media_type: str = "application/json"
 
@@ -211,7 +262,10 @@ class Carrier(Protocol):
       API (``"kuaidi100"``), else None;
     - ``credential_names``: the credentials an account must have; ``endpoint_names``: the base URLs
       it calls (each configurable, and pointed at ``/sandbox/<name>`` by ``LANJIE_CARRIER_SANDBOX_URL``);
-    - ``rate_limit_per_second``: requests per second per account lanjie allows itself.
+    - ``rate_limit_per_second``: requests per second per account lanjie allows itself;
+    - optional ``claims_via``: the plugin that files claims for it (Kuaidi100's work-order API files
+      them for YTO, Yunda, J&T, STO and Deppon), and ``claim_couriers``: the couriers a claim-filing
+      plugin files for (None: every courier it serves).
     """
 
     name: ClassVar[str]
@@ -240,6 +294,14 @@ class Carrier(Protocol):
 
     async def query_tracking(self, carrier_code: str, waybill_no: str,
                              phone_tail: str = "") -> TrackingSnapshot: ...
+
+    async def file_claim(self, request: ClaimRequest) -> ClaimAck:
+        """File a claim or work order online (``file_claim`` capability); NotSupported elsewhere."""
+        ...
+
+    async def claim_status(self, carrier_code: str, waybill_no: str, claim_ref: str) -> ClaimState:
+        """Where the carrier's review stands (``claim_status`` capability)."""
+        ...
 
     def parse_push(self, body: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> Push:
         """Verify (failing closed) and parse a push; ``headers`` are the request's, names lower-cased."""

@@ -234,3 +234,77 @@ def advance(entity: str, table: Mapping[S, frozenset[S]], current: S, target: S)
     if target not in table[current]:
         raise IllegalTransition(entity, current, target)
     return target
+
+
+# ----------------------------------------------------------------------------- returns and claims
+class ReturnStatus(StrEnum):
+    """The way back of an intercepted parcel, from the moment the intercept succeeds."""
+
+    returning = "returning"  # turned back, scans coming in (退回)
+    stalled = "stalled"  # no scan for longer than the carrier's usual gap: a person should ask
+    returned = "returned"  # signed for by the sender's side (退签)
+    received = "received"  # the warehouse scanned it in and inspected it
+    lost = "lost"  # the carrier reported it lost
+    damaged = "damaged"  # the carrier reported it damaged (Kuaidi100 209 破损, Kdniao 414)
+
+
+class Inspection(StrEnum):
+    """What the warehouse found when the returned parcel was opened."""
+
+    ok = "ok"
+    damaged = "damaged"
+    short = "short"  # items missing
+
+
+class ClaimType(StrEnum):
+    loss = "loss"
+    damage = "damage"
+    short = "short"
+
+
+class ClaimStatus(StrEnum):
+    draft = "draft"  # assembled by lanjie, not yet sent
+    filed = "filed"  # sent to the carrier (online) or the packet handed over (offline)
+    in_review = "in_review"
+    waiting_on_documents = "waiting_on_documents"  # the carrier asked for more
+    approved = "approved"
+    approved_partial = "approved_partial"
+    rejected = "rejected"
+    paid = "paid"  # the payout arrived (recorded with its reference and date)
+    closed = "closed"
+
+
+class PayoutRule(StrEnum):
+    """How much a carrier owes for a lost or damaged parcel under the shop's contract with it."""
+
+    insured_value = "insured_value"  # 保价: up to the insured amount (Postal Law art. 47)
+    capped_actual_loss = "capped_actual_loss"  # uninsured: actual loss, capped (default 3× the freight)
+    goods_value = "goods_value"  # the contract promises the goods' value
+
+
+RETURN_TRANSITIONS: Mapping[ReturnStatus, frozenset[ReturnStatus]] = {
+    ReturnStatus.returning: frozenset({ReturnStatus.stalled, ReturnStatus.returned, ReturnStatus.received,
+                                       ReturnStatus.lost, ReturnStatus.damaged}),
+    ReturnStatus.stalled: frozenset({ReturnStatus.returning, ReturnStatus.returned, ReturnStatus.received,
+                                     ReturnStatus.lost, ReturnStatus.damaged}),
+    ReturnStatus.returned: frozenset({ReturnStatus.received, ReturnStatus.lost, ReturnStatus.damaged}),
+    ReturnStatus.damaged: frozenset({ReturnStatus.returned, ReturnStatus.received}),  # damaged ones still arrive
+    ReturnStatus.lost: frozenset({ReturnStatus.returning, ReturnStatus.returned, ReturnStatus.received}),  # found
+    ReturnStatus.received: frozenset(),
+}
+
+CLAIM_TRANSITIONS: Mapping[ClaimStatus, frozenset[ClaimStatus]] = {
+    ClaimStatus.draft: frozenset({ClaimStatus.filed, ClaimStatus.closed}),
+    ClaimStatus.filed: frozenset({ClaimStatus.in_review, ClaimStatus.waiting_on_documents, ClaimStatus.approved,
+                                  ClaimStatus.approved_partial, ClaimStatus.rejected, ClaimStatus.closed}),
+    ClaimStatus.in_review: frozenset({ClaimStatus.waiting_on_documents, ClaimStatus.approved,
+                                      ClaimStatus.approved_partial, ClaimStatus.rejected, ClaimStatus.closed}),
+    ClaimStatus.waiting_on_documents: frozenset({ClaimStatus.in_review, ClaimStatus.approved,
+                                                 ClaimStatus.approved_partial, ClaimStatus.rejected,
+                                                 ClaimStatus.closed}),
+    ClaimStatus.approved: frozenset({ClaimStatus.paid, ClaimStatus.closed}),
+    ClaimStatus.approved_partial: frozenset({ClaimStatus.paid, ClaimStatus.closed}),
+    ClaimStatus.rejected: frozenset({ClaimStatus.closed}),
+    ClaimStatus.paid: frozenset({ClaimStatus.closed}),
+    ClaimStatus.closed: frozenset(),
+}

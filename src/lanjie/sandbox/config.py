@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 HOUR = 3600.0
+DAY = 24 * HOUR
 
 
 def _default_accounts() -> dict[str, dict[str, str]]:
@@ -56,6 +57,27 @@ class PlatformSettings:
     population: PopulationRates | None = None  # None: buyers do only what their plan says
 
 
+def _default_filing_days() -> dict[str, float]:
+    # UPS Capital: 90 days (§21.2); Chinese carriers publish none: lanjie's default of 30.
+    return {"kuaidi100": 30.0, "ups": 90.0}
+
+
+@dataclass(frozen=True)
+class ClaimSettings:
+    """How the claims adjudicator (``lanjie.sandbox.claims``) decides. Sim seconds; §22.6 for the defaults."""
+
+    review_seconds: float = 5 * DAY  # filed → in_review: the acknowledgement (~5 business days)
+    decision_seconds: float = 10 * DAY  # in_review (or documents supplied) → decided (5–15 business days)
+    payout_seconds: float = 5 * DAY  # approved → paid
+    documents_timeout_seconds: float = 14 * DAY  # waiting_on_documents with nothing supplied → rejected
+    approve_rate: float = 0.6  # of claims that pass validation; the rest are partial, then rejected
+    partial_rate: float = 0.25
+    documents_rate: float = 0.1  # chance the reviewer asks for more even when the evidence is complete
+    partial_share: tuple[float, float] = (0.3, 0.9)  # share of the full amount a partial approval grants
+    filing_days: Mapping[str, float] = field(default_factory=_default_filing_days)  # per protocol
+    default_freight_minor: int = 1000  # a parcel's freight (fen or cents) unless set by the control API
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
     """How a sandbox world behaves. Sim times are simulated seconds; real times are wall-clock."""
@@ -75,3 +97,4 @@ class SandboxConfig:
     seed: int = 0  # seeds every random choice (faults, task ids, routes)
     start_at: datetime | None = None  # sim time at start; None = the real time now
     platforms: PlatformSettings = field(default_factory=PlatformSettings)  # the sales-platform simulator
+    claims: ClaimSettings = field(default_factory=ClaimSettings)  # the claims adjudicator

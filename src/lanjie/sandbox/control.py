@@ -1,7 +1,8 @@
 """The sandbox's control API under ``/control``: JSON, separate from any carrier protocol.
 
 It creates parcels, moves the clock, forces intercept outcomes, injects loss and damage, sets
-faults, registers accounts and shows what the sandbox received and sent. Tests and the demo use it;
+faults, registers accounts, steers the claims adjudicator (forced outcomes, documents supplied, a
+parcel's freight and insured value) and shows what the sandbox received, sent and decided. Tests and the demo use it;
 a real carrier has nothing like it.
 """
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from lanjie.domain.states import TrackingStatus
+from lanjie.sandbox.claims import FiledClaim, Forced, Outcome, Terms
 from lanjie.sandbox.faults import FaultPlan
 from lanjie.sandbox.model import ForcedOutcome, InterceptTask, Parcel, PushAttempt, RequestLogEntry, Scan
 from lanjie.sandbox.route import City, Contact, Party, ScanCode, city_named, find_city
@@ -88,6 +90,23 @@ class AccountIn(_Body):
     expired: bool = False
 
 
+class ClaimOutcomeIn(_Body):
+    waybill_no: str = Field(pattern=r"^[A-Za-z0-9-]{4,40}$")
+    outcome: Outcome
+    approved_minor: int | None = Field(None, ge=1, le=10**9)  # fen or cents; approvals only
+    documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=10)
+
+
+class ClaimWaybillIn(_Body):
+    waybill_no: str = Field(pattern=r"^[A-Za-z0-9-]{4,40}$")
+
+
+class ClaimTermsIn(_Body):
+    waybill_no: str = Field(pattern=r"^[A-Za-z0-9-]{4,40}$")
+    freight_minor: int = Field(ge=0, le=10**9)
+    insured_minor: int = Field(0, ge=0, le=10**9)  # insured (China) or declared (US) value; 0: none
+
+
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
@@ -124,6 +143,19 @@ def _request(entry: RequestLogEntry) -> dict[str, Any]:
         "method": entry.method, "waybill_no": entry.waybill_no, "http_status": entry.http_status,
         "code": entry.code, "message": entry.message, "account": entry.account, "task_id": entry.task_id,
         "held_seconds": entry.held_seconds,
+    }
+
+
+def claim_view(claim: FiledClaim) -> dict[str, Any]:
+    """A claim as the adjudicator holds it, whatever protocol filed it."""
+    return {
+        "claim_id": claim.claim_id, "protocol": claim.protocol, "waybill_no": claim.waybill_no, "kind": claim.kind,
+        "status": claim.status, "asked_minor": claim.asked_minor, "currency": claim.currency,
+        "approved_minor": claim.approved_minor, "paid_minor": claim.paid_minor, "reason": claim.reason,
+        "documents_requested": list(claim.documents_requested), "evidence": sorted(claim.evidence),
+        "reference": claim.reference, "filed_at": _iso(claim.filed_at), "status_at": _iso(claim.status_at),
+        "forced": claim.forced.outcome if claim.forced is not None else None,
+        "history": [{"at": _iso(at), "status": step, "detail": detail} for at, step, detail in claim.history],
     }
 
 
@@ -242,6 +274,34 @@ def control_router(world: SandboxWorld) -> APIRouter:
         if twin is None:
             raise WorldError(404, f"name: no carrier twin {name!r} (known: {', '.join(sorted(world.twins))})")
         return twin.register_account(body.credentials, body.expired)
+
+    @router.post("/claims/outcome", summary="Force the next outcome of a waybill's claim")
+    async def force_claim_outcome(body: ClaimOutcomeIn) -> dict[str, Any]:
+        approval = body.outcome in (Outcome.approved, Outcome.approved_partial)
+        if body.approved_minor is not None and not approval:
+            raise WorldError(422, "approved_minor: only an approval has an amount")
+        if body.documents and body.outcome is not Outcome.waiting_on_documents:
+            raise WorldError(422, "documents: only waiting_on_documents asks for documents")
+        claim = world.claims.force(body.waybill_no, Forced(body.outcome, body.approved_minor, tuple(body.documents)))
+        # Without an open claim the outcome waits for the waybill's next one.
+        return {"claim": claim_view(claim) if claim is not None else None, "applies_to": "open" if claim else "next"}
+
+    @router.post("/claims/documents", summary="The documents a claim waits for were sent")
+    async def supply_claim_documents(body: ClaimWaybillIn) -> dict[str, Any]:
+        claim = world.claims.supply_documents(body.waybill_no)
+        if claim is None:
+            raise WorldError(409, f"waybill_no: no claim of {body.waybill_no!r} is waiting for documents")
+        return claim_view(claim)
+
+    @router.post("/claims/terms", summary="A parcel's freight and insured value, for the payout caps")
+    async def claim_terms(body: ClaimTermsIn) -> dict[str, Any]:
+        world.claims.set_terms(body.waybill_no, Terms(body.freight_minor, body.insured_minor))
+        return body.model_dump()
+
+    @router.get("/claims", summary="Claims filed with the carrier twins, oldest first")
+    async def claims(waybill_no: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+        return {"claims": [claim_view(c) for c in world.claims.claims
+                           if waybill_no is None or c.waybill_no == waybill_no]}
 
     @router.get("/carriers", summary="The carrier twins and their default test credentials")
     async def carriers() -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The Kuaidi100 twin's HTTP routes, at Kuaidi100's own paths under ``/kuaidi100``.
 
-``label/order`` (interceptOrder, https://api.kuaidi100.com), ``poll`` and ``poll/query.do``
-(https://poll.kuaidi100.com). Every request is logged with its answer; faults (latency, 5xx, held
-answers, rate limits) are applied here, around the twin's operations in ``kuaidi100_twin``.
+``label/order`` (interceptOrder) and ``workorder/api/create`` / ``workorder/api/detail`` (work orders,
+工单) of https://api.kuaidi100.com; ``poll`` and ``poll/query.do`` (https://poll.kuaidi100.com). Every
+request is logged with its answer; faults (latency, 5xx, held answers, rate limits) are applied here,
+around the twin's operations in ``kuaidi100_twin`` and ``kuaidi100_workorder``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from lanjie.sandbox.model import Channel
 from lanjie.sandbox.serving import Describe, Described, WireRequest, serve
@@ -34,6 +35,9 @@ def _describe(channel: Channel) -> Describe:
         def text(value: object) -> str:
             return value if isinstance(value, str) else ""
 
+        if wire.path.get("workorder"):
+            return Described(f"workorder.{wire.path['workorder']}", text(param.get("kuaidinum")),
+                             fields.get("key", ""))
         if channel is Channel.intercept:
             return Described(fields.get("method", ""), text(param.get("kuaidinum")), fields.get("key", ""))
         if channel is Channel.subscribe:
@@ -62,5 +66,16 @@ def kuaidi100_router(world: SandboxWorld) -> APIRouter:
     async def query(request: Request) -> Response:
         return await serve(world, Channel.query, request, lambda w: twin.query(w.fields),
                            _describe(Channel.query))
+
+    @router.post("/workorder/api/{workorder}", summary="Work orders (工单): create, detail")
+    async def workorder(request: Request, workorder: str) -> Response:
+        desk = twin.workorders
+        if workorder == "create":
+            return await serve(world, Channel.intercept, request, lambda w: desk.create(w.fields),
+                               _describe(Channel.intercept), rate_limited=lambda _w: desk.rate_limited())
+        if workorder == "detail":
+            return await serve(world, Channel.query, request, lambda w: desk.detail(w.fields),
+                               _describe(Channel.query))
+        raise HTTPException(404, f"no work-order API {workorder!r}")
 
     return router

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lanjie.domain.states import InterceptType
 from lanjie.sandbox.kuaidi100_wire import (
     InterceptCode,
+    ParamError,
     QueryCode,
     SubscribeCode,
     callback_param,
@@ -30,6 +31,10 @@ from lanjie.sandbox.kuaidi100_wire import (
     push_sign,
     query_sign,
 )
+from lanjie.sandbox.kuaidi100_wire import is_url as _is_url
+from lanjie.sandbox.kuaidi100_wire import json_object as _json_object
+from lanjie.sandbox.kuaidi100_wire import text_field as _text
+from lanjie.sandbox.kuaidi100_workorder import WorkOrderDesk
 from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Refusal
 from lanjie.sandbox.push import Delivery, PushBody
 from lanjie.sandbox.route import CITIES, Party, canonical_carrier, find_city
@@ -87,36 +92,6 @@ class Subscription:
     corrected_to: str = ""  # set when aborted for a wrong carrier code (autoCheck): the right code
 
 
-class ParamError(ValueError):
-    """A request field is missing or malformed; the message names it."""
-
-
-def _text(param: Mapping[str, Any], name: str, required: bool = True, within: str = "") -> str:
-    value = param.get(name)
-    label = f"{within}.{name}" if within else name
-    if value is None or value == "":
-        if required:
-            raise ParamError(f"参数错误：缺少 {label}")
-        return ""
-    if not isinstance(value, str):
-        raise ParamError(f"参数错误：{label} 必须是字符串")
-    return value
-
-
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://")) and len(value) > len("https://")
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ParamError("参数错误：param 不是合法的 JSON") from None
-    if not isinstance(value, dict):
-        raise ParamError("参数错误：param 必须是 JSON 对象")
-    return value
-
-
 class Kuaidi100Twin:
     """Kuaidi100 as the sandbox plays it."""
 
@@ -126,6 +101,7 @@ class Kuaidi100Twin:
         self.subscriptions: dict[tuple[str, str], Subscription] = {}  # (key, number) → newest
         self._by_number: dict[str, list[Subscription]] = {}
         self._history: dict[tuple[str, str], list[datetime]] = {}  # subscription times, for the monthly limit
+        self.workorders = WorkOrderDesk(self)  # 工单: claims, decided by the world's adjudicator
         for key, account in world.config.kuaidi100_accounts.items():
             self.register_account(key, account["customer"], account["secret"])
 

@@ -20,6 +20,7 @@ Not documented by Kuaidi100, so these are **lanjie's sandbox choices** (a real a
 * The 4-subscriptions-a-month limit answers ``returnCode`` ``700`` with a message saying so; a
   resubscription within 30 minutes of a shutdown or abort answers ``501``.
 * Signatures we receive must be upper-case hex, as Kuaidi100's demos send them.
+* Work orders (工单): the codes, statuses and callback are described in ``kuaidi100_workorder``.
 
 All times on the wire are Beijing time (UTC+8) as ``yyyy-MM-dd HH:mm:ss``.
 """
@@ -27,7 +28,8 @@ All times on the wire are Beijing time (UTC+8) as ``yyyy-MM-dd HH:mm:ss``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -106,6 +108,38 @@ STATE_TEXT: dict[str, str] = {
 
 #: Acknowledgement a subscriber answers a push or callback with.
 ACK_BODY = {"result": True, "returnCode": "200", "message": "成功"}
+
+
+class ParamError(ValueError):
+    """A request field is missing or malformed; the message names it."""
+
+
+def text_field(param: Mapping[str, Any], name: str, required: bool = True, within: str = "") -> str:
+    """A string field of a request's ``param``; ParamError (naming it) when missing or not a string."""
+    value = param.get(name)
+    label = f"{within}.{name}" if within else name
+    if value is None or value == "":
+        if required:
+            raise ParamError(f"参数错误：缺少 {label}")
+        return ""
+    if not isinstance(value, str):
+        raise ParamError(f"参数错误：{label} 必须是字符串")
+    return value
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://")) and len(value) > len("https://")
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A request's ``param`` decoded; ParamError when it is not a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ParamError("参数错误：param 不是合法的 JSON") from None
+    if not isinstance(value, dict):
+        raise ParamError("参数错误：param 必须是 JSON 对象")
+    return value
 
 
 def md5_upper(text: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 
 from lanjie.domain.states import InterceptType, TrackingStatus
+from lanjie.sandbox.claims import ClaimsAdjudicator
 from lanjie.sandbox.clock import SimClock
 from lanjie.sandbox.config import HopSeconds, SandboxConfig
 from lanjie.sandbox.faults import Faults
@@ -118,6 +119,7 @@ class SandboxWorld:
         self._task_ids: set[str] = set()
         self._http: httpx.AsyncClient | None = None
         self._listeners: list[WorldListener] = []
+        self.claims = ClaimsAdjudicator(self)  # the carriers' claims department (Kuaidi100 work orders, UPS)
         self.kuaidi100 = Kuaidi100Twin(self)
         self._listeners.append(self.kuaidi100)
         # The native carrier twins (SF, UPS, ZTO, …), each serving its own protocol under /<name>.

@@ -68,6 +68,17 @@ class CarrierGateway:
         cls = self.registry.get(self.intercept_plugin(carrier))
         return cls is not None and Capability.precheck in cls.capabilities
 
+    def claim_plugin(self, carrier: str, courier: str) -> str | None:
+        """The plugin that files claims online for ``carrier``'s parcels of ``courier``: the carrier itself, or the
+        aggregator it names (``claims_via``: Kuaidi100's work orders), or None (a packet, sent by hand)."""
+        for name in (carrier, getattr(self.registry.get(carrier), "claims_via", None)):
+            cls = self.registry.get(name) if name else None
+            couriers = getattr(cls, "claim_couriers", None)
+            if cls is not None and Capability.file_claim in cls.capabilities and \
+                    (couriers is None or courier in couriers):
+                return name
+        return None
+
     def callback_url(self, account: AccountRecord) -> str:
         base = self.settings.public_base_url.rstrip("/")
         return f"{base}/v1/carriers/{account.carrier}/callbacks/{account.callback_token}"

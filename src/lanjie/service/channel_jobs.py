@@ -26,6 +26,7 @@ from lanjie.service import channels as channel_accounts
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.channels import ChannelAccountRecord, ChannelGateway
 from lanjie.service.ids import utcnow
+from lanjie.service.jobbase import JobHandlers
 from lanjie.service.preview import add_carrier_checks
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.service.workflows import Workflows
@@ -47,7 +48,7 @@ CONFIRM_PAID_AFTER = timedelta(minutes=2)
 MAX_PAID_CHECKS = 10
 
 
-class ChannelJobs:
+class ChannelJobs(JobHandlers):
     """The handlers, bound to the database, both gateways and the carrier workflows they extend."""
 
     def __init__(self, engine: sa.Engine, channels: ChannelGateway, carriers: CarrierGateway, workflows: Workflows,
@@ -67,16 +68,6 @@ class ChannelJobs:
             autointercept.EVALUATE_RULES: self.evaluate_rules,
             deadlines.WATCH_DEADLINE: self.watch_deadline,
         }
-
-    def uow(self, shop_id: str) -> UnitOfWork:
-        return UnitOfWork(tenant(self.engine, shop_id), self.now(), on_commit=self.on_commit)
-
-    async def _db(self, fn: Callable[[], T]) -> T:
-        return await self.workflows._db(fn)
-
-    def _finish(self, u: UnitOfWork, job: jobs.Job) -> None:
-        jobs.complete(u.conn, job_id=job.id, worker_id=job.locked_by)
-        u.commit()
 
     def _account(self, u: UnitOfWork, shop_id: str, channel: str) -> ChannelAccountRecord:
         account = channel_accounts.account_for(u.conn, shop_id, channel)

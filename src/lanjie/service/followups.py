@@ -4,21 +4,25 @@
   is due; the buyer signed for it instead → a person decides.
 * An undecided case of a shop with auto-intercept rules is looked at again: a parcel that had no
   scan yet, or was not yet collected, may now be interceptable.
+* A parcel on its way back moves its return leg (``returns``): returned, stalled no more, or lost or
+  damaged — which drafts a claim.
 """
 
 from __future__ import annotations
 
 from lanjie.domain.model import Shipment
 from lanjie.domain.states import CaseStatus, TrackingStatus
-from lanjie.service import autointercept, commands
+from lanjie.service import autointercept, commands, returns
 from lanjie.service.unit_of_work import UnitOfWork
+from lanjie.settings import Settings
 from lanjie.store import repository
 
 #: Tracking that shows the buyer did not take the parcel.
 REFUSED = frozenset({TrackingStatus.delivery_failed, TrackingStatus.returning, TrackingStatus.returned})
 
 
-def after_tracking(u: UnitOfWork, shipment: Shipment, *, trigger: str) -> None:
+def after_tracking(u: UnitOfWork, shipment: Shipment, *, trigger: str, settings: Settings | None = None) -> None:
+    returns.after_scan(u, shipment, settings or Settings())
     for case_id in repository.case_ids_for_shipment(u.conn, shop_id=shipment.shop_id, shipment_id=shipment.id):
         case = u.case(shipment.shop_id, case_id)
         if case is None or case.closed:

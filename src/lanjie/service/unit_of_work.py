@@ -29,6 +29,7 @@ class UnitOfWork:
         self._shipments: dict[str, Shipment] = {}
         self._dirty_shipments: set[str] = set()
         self._new: list[AfterSale | Shipment] = []
+        self._tracked: list[Any] = []  # other entities (return legs, claims) whose events go out at commit
         self._jobs = 0
 
     def __enter__(self) -> UnitOfWork:
@@ -63,12 +64,14 @@ class UnitOfWork:
         """Changes made in the block are undone when it raises: the rows, and the entities and events
         still to be written at commit. Cases loaded before the block must not be changed inside it."""
         added, cases, shipments = len(self._new), set(self._cases), set(self._shipments)
+        tracked = len(self._tracked)
         savepoint = self.conn.begin_nested()
         try:
             yield
         except BaseException:
             savepoint.rollback()
             del self._new[added:]
+            del self._tracked[tracked:]
             for case_id in set(self._cases) - cases:
                 self.forget(case_id)
             for shipment_id in set(self._shipments) - shipments:
@@ -110,6 +113,11 @@ class UnitOfWork:
         repository.add_shipment(self.conn, shipment)
         self._new.append(shipment)
 
+    def track(self, entity: Any) -> None:
+        """Write ``entity``'s recorded events at commit (it saves its own rows: return legs, claims)."""
+        if all(entity is not e for e in self._tracked):
+            self._tracked.append(entity)
+
     # ---------------------------------------------------------------- jobs and records
     def enqueue(self, kind: str, payload: dict[str, Any], *, key: str | None = None,
                 shop_id: str | None = None, concurrency_key: str | None = None,
@@ -134,7 +142,7 @@ class UnitOfWork:
             repository.save_shipment(self.conn, self._shipments[sid], self.now)
         for cid in self._dirty_cases:
             repository.save_case(self.conn, self._cases[cid], self.now, self._loaded.get(cid))
-        seen: list[AfterSale | Shipment] = [*self._new, *self._shipments.values(), *self._cases.values()]
+        seen: list[Any] = [*self._new, *self._shipments.values(), *self._cases.values(), *self._tracked]
         by_shop: dict[str, list[Any]] = {}
         for entity in {id(e): e for e in seen}.values():
             if entity.events:

@@ -29,7 +29,7 @@ from lanjie.carriers.errors import CarrierError, CarrierRejected, CarrierTimeout
 from lanjie.domain.model import AfterSale, Intercept, Shipment
 from lanjie.domain.states import InterceptReason, InterceptStatus, TrackingStatus
 from lanjie.faults import checkpoint
-from lanjie.service import commands, followups, shops
+from lanjie.service import claims, commands, followups, shops
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.ids import utcnow
 from lanjie.service.unit_of_work import UnitOfWork
@@ -372,7 +372,7 @@ class Workflows:
             with self.uow(p["shop_id"]) as u:
                 u.record_exchanges(shop_id=shipment.shop_id, carrier=shipment.carrier, aftersale_id=None,
                                    subject_id=shipment.id, exchanges=adapter.exchanges)
-                _apply_tracking(u, p["shop_id"], snapshot, trigger=f"poll{job.id}")
+                _apply_tracking(u, p["shop_id"], snapshot, trigger=f"poll{job.id}", settings=self.gateway.settings)
                 if snapshot.status not in _JOURNEY_OVER:
                     _enqueue_poll(u, shipment.shop_id, shipment.id, int(p.get("n", 0)) + 1,
                                   u.now + timedelta(seconds=self.gateway.settings.tracking_poll_seconds))
@@ -406,7 +406,10 @@ class Workflows:
                                                                 json.loads(row.headers or "{}"))
                 for snapshot in (push.tracking, *push.trackings):
                     if snapshot is not None:
-                        _apply_tracking(u, row.shop_id, snapshot, trigger=f"inbox{row.id}")
+                        _apply_tracking(u, row.shop_id, snapshot, trigger=f"inbox{row.id}",
+                                        settings=self.gateway.settings)
+                if push.claim is not None:
+                    claims.apply_pushed(u, row.shop_id, push.claim)
                 if push.intercept is not None:
                     _queue_confirmation(u, row.shop_id, push.intercept.waybill_no, push.intercept.outcome,
                                         trigger=f"inbox{row.id}", reason=push.intercept.reason,
@@ -431,7 +434,7 @@ def _apply_state(case: AfterSale, intercept_id: str, state: InterceptState, now:
 _OUTCOME_STATUSES = {TrackingStatus.returning, TrackingStatus.returned, TrackingStatus.delivered}
 
 
-def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any, *, trigger: str) -> None:
+def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any, *, trigger: str, settings: Any = None) -> None:
     shipment = u.shipment_by_waybill(shop_id, snap.waybill_no)
     if shipment is None:
         log.warning("tracking push for unknown waybill %s (shop %s)", snap.waybill_no, shop_id)
@@ -459,7 +462,7 @@ def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any, *, trigger: str) -> 
     if status in _OUTCOME_STATUSES:
         outcome = InterceptOutcome.failed if status == TrackingStatus.delivered else InterceptOutcome.succeeded
         _queue_confirmation(u, shop_id, snap.waybill_no, outcome, trigger=trigger)
-    followups.after_tracking(u, shipment, trigger=trigger)
+    followups.after_tracking(u, shipment, trigger=trigger, settings=settings)
 
 
 #: Tracking statuses after which a parcel's trace no longer changes: polling stops.

@@ -304,6 +304,86 @@ jobs = sa.Table(
 )
 
 
+# ---- Returns, claims and evidence files
+return_legs = sa.Table(
+    "return_legs", metadata,
+    _id(),
+    _shop(),
+    sa.Column("aftersale_id", sa.String(40), sa.ForeignKey("aftersales.id"), nullable=False, index=True),
+    sa.Column("shipment_id", sa.String(40), sa.ForeignKey("shipments.id"), nullable=False, unique=True),
+    sa.Column("waybill_no", sa.String(64), nullable=False),
+    sa.Column("return_waybill_no", sa.String(64), nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("last_scan_at", UTCDateTime()),
+    sa.Column("eta_at", UTCDateTime()),
+    sa.Column("returned_at", UTCDateTime()),
+    sa.Column("received_at", UTCDateTime()),
+    sa.Column("inspection", sa.String(16)),  # ok | damaged | short
+    sa.Column("inspection_note", sa.String(500), nullable=False, server_default=""),
+    sa.Column("items", sa.JSON(), nullable=False),  # [{sku, expected, received}]
+    sa.Column("photos", sa.JSON(), nullable=False),  # evidence file ids
+    *_stamps(),
+    sa.Index("ix_return_legs_shop_waybill", "shop_id", "waybill_no"),
+    sa.Index("ix_return_legs_shop_return_waybill", "shop_id", "return_waybill_no"),
+    sa.Index("ix_return_legs_shop_status", "shop_id", "status"),
+)
+
+carrier_contracts = sa.Table(
+    "carrier_contracts", metadata,
+    sa.Column("shop_id", sa.String(40), sa.ForeignKey("shops.id"), primary_key=True),
+    sa.Column("carrier", sa.String(40), primary_key=True),  # plugin name, or * for the shop's default
+    sa.Column("rule", sa.String(32), nullable=False),  # insured_value | capped_actual_loss | goods_value
+    sa.Column("cap_multiple", sa.Integer(), nullable=False, server_default="3"),
+    sa.Column("cap_fen", sa.BigInteger()),
+    sa.Column("filing_days", sa.Integer()),
+    *_stamps(),
+)
+
+claims = sa.Table(
+    "claims", metadata,
+    _id(),
+    _shop(),
+    sa.Column("aftersale_id", sa.String(40), sa.ForeignKey("aftersales.id"), nullable=False, index=True),
+    sa.Column("return_id", sa.String(40), sa.ForeignKey("return_legs.id"), nullable=False),
+    sa.Column("shipment_id", sa.String(40), sa.ForeignKey("shipments.id"), nullable=False),
+    sa.Column("carrier", sa.String(64), nullable=False),  # plugin:courier
+    sa.Column("waybill_no", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    sa.Column("basis", sa.JSON(), nullable=False),
+    sa.Column("evidence", sa.JSON(), nullable=False),
+    sa.Column("filing_deadline_at", UTCDateTime(), nullable=False),
+    sa.Column("filed_via", sa.String(16), nullable=False, server_default=""),
+    sa.Column("carrier_ref", sa.String(128), nullable=False, server_default=""),
+    sa.Column("filed_at", UTCDateTime()),
+    sa.Column("approved_fen", sa.BigInteger()),
+    sa.Column("paid_fen", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("payouts", sa.JSON(), nullable=False),
+    sa.Column("documents_requested", sa.JSON(), nullable=False),
+    sa.Column("message", sa.String(500), nullable=False, server_default=""),
+    sa.Column("version", sa.Integer(), nullable=False),
+    *_stamps(),
+    # One claim of a kind per parcel: a second loss report does not claim twice.
+    sa.Index("uq_claims_shipment_type", "shipment_id", "type", unique=True),
+    sa.Index("ix_claims_shop_status", "shop_id", "status"),
+)
+
+evidence_files = sa.Table(
+    "evidence_files", metadata,
+    sa.Column("id", sa.String(80), primary_key=True),  # "ef_" + 32 hex of sha256(shop id, newline, content sha256)
+    _shop(),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("storage_key", sa.String(300), nullable=False),  # where the store keeps the bytes
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("shop_id", "sha256"),
+)
+
+
 # ---- Outgoing webhooks
 # A shop's endpoints, one delivery per (endpoint, event), and every attempt at sending it (lanjie.webhooks).
 

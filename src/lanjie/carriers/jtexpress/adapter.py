@@ -36,6 +36,7 @@ class JT(InterceptsElsewhere, NoClaims):
     couriers: ClassVar[frozenset[str] | None] = frozenset({"jtexpress", "jt"})
     intercept_types: ClassVar[frozenset[InterceptType]] = frozenset()
     intercept_via: ClassVar[str | None] = "kuaidi100"
+    claims_via: ClassVar[str | None] = "kuaidi100"  # Kuaidi100 work orders (工单) file its claims
     credential_names: ClassVar[tuple[str, ...]] = CREDENTIAL_NAMES
     endpoint_names: ClassVar[tuple[str, ...]] = ("api",)
     rate_limit_per_second: ClassVar[float] = 10.0  # sandbox choice: J&T publishes no limit

@@ -18,6 +18,11 @@ sandbox twin (``lanjie.sandbox``) and kept in the tables of ``codes`` so the rea
   in the request; ``param`` = ``{taskId, kuaidicom, kuaidinum, status: SUCCESS|FAIL,
   code: 200|31001|31002, message, time}``; 31001 = missed (delivered before the stop took effect).
 - Intercept status: no query exists, so ``query_intercept`` reads the real-time trace instead.
+- Work orders (工单, ``file_claim`` / ``claim_status``): ``{api}/workorder/api/create`` is documented (form
+  ``key``, ``sign``, ``t``, ``param``; ``secondType``, ``kuaidinum``, ``desc``, ``callBackUrl``, ``modityValue``;
+  YTO, Yunda, J&T, STO and Deppon only); the type codes, the attachment shape, the status query
+  ``workorder/api/detail``, the statuses and the result callback (``workorderId``) are sandbox choices,
+  listed in ``workorder``.
 
 Decisions of lanjie's own: a query answering "no result" (500) is a trace without events in status
 ``created``; subscribing and intercepting refuse to run without a salt (every push would then fail

@@ -11,6 +11,9 @@ import httpx
 from lanjie.carriers.base import (
     Capability,
     CarrierAccount,
+    ClaimAck,
+    ClaimRequest,
+    ClaimState,
     Exchange,
     InterceptAck,
     InterceptRequest,
@@ -26,10 +29,10 @@ from lanjie.carriers.errors import (
     require_credentials,
 )
 from lanjie.carriers.http import CarrierHttp
-from lanjie.carriers.unsupported import NoClaims
+from lanjie.carriers.redact import redact_form
 from lanjie.domain.states import InterceptReason, InterceptType
 
-from . import codes, push, wire
+from . import codes, push, wire, workorder
 
 #: Kuaidi100's production endpoints, used when the account does not name others (e.g. the sandbox).
 DEFAULT_ENDPOINTS: Mapping[str, str] = {"api": "https://api.kuaidi100.com", "poll": "https://poll.kuaidi100.com"}
@@ -40,16 +43,19 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Kuaidi100(NoClaims):
-    """Kuaidi100 (快递100), the aggregator lanjie uses by default: intercept, track and receive pushes."""
+class Kuaidi100:
+    """Kuaidi100 (快递100), the aggregator lanjie uses by default: intercept, track, receive pushes, and file
+    claims as work orders (工单) for the couriers those serve."""
 
     name: ClassVar[str] = "kuaidi100"
     title: ClassVar[str] = "Kuaidi100 快递100 (aggregator)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
-        Capability.query_tracking,
+        Capability.query_tracking, Capability.file_claim, Capability.claim_status,
     })
     couriers: ClassVar[frozenset[str] | None] = None  # any courier Kuaidi100 knows
+    #: Work orders serve YTO, Yunda, J&T, STO and Deppon only (§2.8).
+    claim_couriers: ClassVar[frozenset[str] | None] = workorder.COURIERS
     intercept_types: ClassVar[frozenset[InterceptType]] = frozenset(codes.INTERCEPT_TYPES)
     intercept_via: ClassVar[str | None] = None
     credential_names: ClassVar[tuple[str, ...]] = CREDENTIAL_NAMES
@@ -118,8 +124,34 @@ class Kuaidi100(NoClaims):
         """
         return await self._query("query_tracking", carrier_code, waybill_no, phone_tail)
 
+    async def file_claim(self, request: ClaimRequest) -> ClaimAck:
+        """File a claim as a work order (``workorder/api/create``); its progress comes by callback.
+
+        A courier the work orders do not serve is refused (NotSupported) before any call. After a
+        CarrierTimeout, filing again is safe: an open work order of the same type for the waybill is
+        answered with its id, which counts as accepted.
+        """
+        if request.carrier_code not in workorder.COURIERS:
+            raise NotSupported(f"kuaidi100 work orders serve {', '.join(sorted(workorder.COURIERS))}, "
+                               f"not {request.carrier_code!r}")
+        key, secret, salt = self._need("file_claim", "key", "secret", "salt")
+        param = workorder.create_param(request, salt=salt)
+        form = workorder.signed_form(param, key=key, secret=secret, t=wire.millis(self._clock()))
+        shown = {**form, "param": workorder.shown_param(param)}  # photos are kept as files, not in the log
+        body = await self._post("file_claim", f"{self._api}{workorder.CREATE_PATH}", form, shown=shown)
+        return workorder.parse_create_answer(body)
+
+    async def claim_status(self, carrier_code: str, waybill_no: str, claim_ref: str) -> ClaimState:
+        """Where the work order stands (``workorder/api/detail``): a confirmation of what a callback said."""
+        key, secret = self._need("claim_status", "key", "secret")
+        form = workorder.signed_form(workorder.detail_param(claim_ref), key=key, secret=secret,
+                                     t=wire.millis(self._clock()))
+        body = await self._post("claim_status", f"{self._api}{workorder.DETAIL_PATH}", form)
+        return workorder.parse_detail_answer(body)
+
     def parse_push(self, body: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> Push:
-        """Verify (with the salt, failing closed) and parse a tracking push or intercept result callback."""
+        """Verify (with the salt, failing closed) and parse a tracking push, an intercept result callback or
+        a work-order result callback."""
         return push.parse(body, content_type, self._credentials["salt"])
 
     @staticmethod
@@ -161,7 +193,14 @@ class Kuaidi100(NoClaims):
         except wire.PayloadError as exc:
             raise CarrierUnavailable(f"kuaidi100 poll/query.do: malformed answer: {exc}") from exc
 
-    async def _post(self, operation: str, url: str, fields: Mapping[str, str]) -> dict[str, Any]:
-        """POST a form and record the exchange; return the JSON object answered, or raise."""
-        response = await self._http.post_form(operation, url, fields, media_type=wire.FORM_MEDIA_TYPE)
+    async def _post(self, operation: str, url: str, fields: Mapping[str, str],
+                    shown: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """POST a form and record the exchange (``shown`` instead of the fields, when given); return the
+        JSON object answered, or raise."""
+        if shown is None:
+            response = await self._http.post_form(operation, url, fields, media_type=wire.FORM_MEDIA_TYPE)
+        else:
+            response = await self._http.send(operation, "POST", url, content=wire.encode_form(fields),
+                                             headers={"Content-Type": wire.FORM_MEDIA_TYPE},
+                                             shown=redact_form(shown, self._secrets))
         return self._http.json_object(operation, response)

@@ -1,6 +1,7 @@
 """Inbound Kuaidi100 pushes: verify the signature over the raw field first, then parse.
 
-Tracking pushes and intercept result callbacks arrive at the same callback URL, both as a form with
+Tracking pushes, intercept result callbacks and work-order result callbacks arrive at the same callback
+URL, all as a form with
 ``param`` (JSON) and ``sign`` = MD5 hex of ``param + salt``. The signature covers the bytes of the
 ``param`` value exactly as received once form-decoded (which is how Kuaidi100 computes it): never a
 re-serialised JSON, and not even a charset decoding. Nothing is parsed before the signature
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs
 from lanjie.carriers.base import InterceptResult, Push
 from lanjie.carriers.errors import MalformedPush, SignatureInvalid
 
-from . import codes, wire
+from . import codes, wire, workorder
 
 ACK_MEDIA_TYPE = "application/json"
 #: The acknowledgement Kuaidi100 documents for a push it may stop retrying (§2.3, §18).
@@ -74,7 +75,8 @@ def verify(param: str | bytes, sign: str | bytes, salt: str) -> None:
 
 
 def parse(body: bytes, content_type: str, salt: str) -> Push:
-    """Verify and parse one push: a tracking push (``lastResult``) or an intercept result callback."""
+    """Verify and parse one push: a tracking push (``lastResult``), an intercept result callback (``taskId``)
+    or a work-order result callback (``workorderId``)."""
     if not salt:  # fail closed before reading anything
         raise SignatureInvalid("no salt configured for Kuaidi100: pushes cannot be verified")
     fields = _form_fields(body, content_type)
@@ -98,30 +100,24 @@ def parse(body: bytes, content_type: str, salt: str) -> Push:
             return _tracking_push(data, message_key)
         if "taskId" in data:
             return _intercept_push(data, message_key)
+        if workorder.is_callback(data):
+            return workorder.callback_push(data, message_key, PUSH_ACK, ACK_MEDIA_TYPE)
     except wire.PayloadError as exc:
         raise MalformedPush(str(exc)) from exc
-    raise MalformedPush("param is neither a tracking push nor an intercept result")
+    raise MalformedPush("param is neither a tracking push, an intercept result nor a work-order result")
 
-
-def _text(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        raise wire.PayloadError(f"{name} is not a scalar")
-    return str(value)
 
 
 def _tracking_push(data: Mapping[str, Any], message_key: str) -> Push:
     result = data["lastResult"]
     if not isinstance(result, Mapping):
         raise wire.PayloadError("lastResult is not an object")
-    corrected = _text(data, "comNew") if _text(data, "autoCheck") == "1" else ""
+    corrected = wire.text_field(data, "comNew") if wire.text_field(data, "autoCheck") == "1" else ""
     snapshot = wire.tracking_snapshot(
         result,
-        carrier_code=_text(data, "comOld"),
+        carrier_code=wire.text_field(data, "comOld"),
         waybill_no="",
-        subscription=_text(data, "status"),
+        subscription=wire.text_field(data, "status"),
         corrected_carrier_code=corrected or None,
     )
     if not snapshot.waybill_no:
@@ -130,14 +126,14 @@ def _tracking_push(data: Mapping[str, Any], message_key: str) -> Push:
 
 
 def _intercept_push(data: Mapping[str, Any], message_key: str) -> Push:
-    waybill_no = _text(data, "kuaidinum")
+    waybill_no = wire.text_field(data, "kuaidinum")
     if not waybill_no:
         raise wire.PayloadError("intercept result has no kuaidinum")
-    message = _text(data, "message")
-    rule = codes.callback_rule(_text(data, "status"), _text(data, "code"), message)
+    message = wire.text_field(data, "message")
+    rule = codes.callback_rule(wire.text_field(data, "status"), wire.text_field(data, "code"), message)
     result = InterceptResult(
         waybill_no=waybill_no,
-        task_id=_text(data, "taskId") or None,
+        task_id=wire.text_field(data, "taskId") or None,
         outcome=rule.outcome,
         reason=rule.reason,
         message=message,

@@ -120,7 +120,8 @@ def query_form(carrier_code: str, waybill_no: str, phone: str, *, key: str, cust
     return {"customer": customer, "sign": query_sign(text, key, customer), "param": text}
 
 
-def _int_code(value: object) -> int | None:
+def int_code(value: object) -> int | None:
+    """A code Kuaidi100 sends as a number or a string of digits; None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -136,7 +137,7 @@ def parse_intercept_answer(body: Mapping[str, Any]) -> InterceptAck:
     Raises CarrierRejected when the request itself was refused (bad request, auth, rate limit).
     """
     message = str(body.get("message") or "")
-    code = _int_code(body.get("code"))
+    code = int_code(body.get("code"))
     rule = codes.intercept_rule(code, message)
     if rule.rejects:
         raise CarrierRejected(str(code), message, reason=rule.reason or InterceptReason.carrier_error)
@@ -230,3 +231,13 @@ def intercept_state(snapshot: TrackingSnapshot, task_id: str | None) -> Intercep
         reason = InterceptReason.missed if task_id else InterceptReason.already_delivered
         return InterceptState(InterceptOutcome.failed, task_id=task_id, reason=reason)
     return InterceptState(InterceptOutcome.pending, task_id=task_id)
+
+
+def text_field(data: Mapping[str, Any], name: str) -> str:
+    """A scalar field of a pushed or answered object as text ("" when absent); PayloadError for an object."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        raise PayloadError(f"{name} is not a scalar")
+    return str(value)

@@ -31,6 +31,7 @@ class STO(InterceptsElsewhere, NoClaims):
     couriers: ClassVar[frozenset[str] | None] = frozenset({"sto"})
     intercept_types: ClassVar[frozenset[InterceptType]] = frozenset()
     intercept_via: ClassVar[str | None] = "kuaidi100"
+    claims_via: ClassVar[str | None] = "kuaidi100"  # Kuaidi100 work orders (工单) file its claims
     credential_names: ClassVar[tuple[str, ...]] = CREDENTIAL_NAMES
     endpoint_names: ClassVar[tuple[str, ...]] = ("api",)
     rate_limit_per_second: ClassVar[float] = 10.0  # sandbox choice: STO publishes no limit

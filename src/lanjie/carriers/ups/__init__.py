@@ -42,8 +42,12 @@ Documented by UPS and followed here (carrier-protocols.md §13; ``UPS-API/api-do
 - Tokens are cached per (API base, client id) across adapter instances until ``expires_in`` − 60 s.
 - ``rate_limit_per_second`` 5.
 
+Claims (``file_claim`` / ``claim_status``): UPS publishes rules, not a claims API, so the wire is EasyPost's
+claim model under UPS's conventions (``POST {api}/api/claims/v2/claims``, ``GET …/claims/{id}``), every
+detail a sandbox choice listed in ``claims``; amounts are USD cents.
+
 Not offered: return to the origin outlet (answered not_supported), tracking subscription and pushes
-(``subscribe`` and ``parse_push`` raise NotSupported: lanjie polls ``query_tracking``), claims.
+(``subscribe`` and ``parse_push`` raise NotSupported: lanjie polls ``query_tracking`` and ``claim_status``).
 """
 
 from __future__ import annotations

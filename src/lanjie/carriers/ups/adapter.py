@@ -13,6 +13,9 @@ from lanjie.carriers.base import (
     CancelAck,
     Capability,
     CarrierAccount,
+    ClaimAck,
+    ClaimRequest,
+    ClaimState,
     Exchange,
     InterceptAck,
     InterceptRequest,
@@ -25,10 +28,9 @@ from lanjie.carriers.base import (
 )
 from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable, NotSupported
 from lanjie.carriers.http import CarrierHttp
-from lanjie.carriers.unsupported import NoClaims
 from lanjie.domain.states import InterceptReason, InterceptType
 
-from . import codes, track, wire
+from . import claims, codes, track, wire
 from .auth import TOKENS, TokenCache
 
 #: UPS production; the CIE test server is https://wwwcie.ups.com. Both serve every path below.
@@ -54,22 +56,22 @@ def _trans_id() -> str:
     return secrets.token_hex(7)
 
 
-class UPS(NoClaims):
-    """UPS Delivery Intercept v2 (shipper-initiated): precheck, intercept, cancel, and tracking by polling.
+class UPS:
+    """UPS Delivery Intercept v2 (shipper-initiated): precheck, intercept, cancel, tracking by polling, claims.
 
     Capabilities: precheck (eligibility + charges), intercept (return to sender, redirect to a US
     address), query_intercept (judged from eligibility and the Track API), cancel_intercept,
-    query_tracking. Also ``will_call()``: hold the parcel at a UPS facility, which lanjie's
-    InterceptType cannot express. Not offered: return to the origin outlet (refused as not_supported),
-    subscribe and parse_push (UPS has no tracking push in the reference: lanjie polls query_tracking),
-    claims.
+    query_tracking, file_claim and claim_status (an EasyPost-style claim model, see ``claims``). Also
+    ``will_call()``: hold the parcel at a UPS facility, which lanjie's InterceptType cannot express. Not
+    offered: return to the origin outlet (refused as not_supported), subscribe and parse_push (UPS has no
+    tracking push in the reference: lanjie polls query_tracking and claim_status).
     """
 
     name: ClassVar[str] = "ups"
     title: ClassVar[str] = "UPS Delivery Intercept"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.precheck, Capability.intercept, Capability.query_intercept, Capability.cancel_intercept,
-        Capability.query_tracking,
+        Capability.query_tracking, Capability.file_claim, Capability.claim_status,
     })
     couriers: ClassVar[frozenset[str] | None] = frozenset({"ups"})
     intercept_types: ClassVar[frozenset[InterceptType]] = frozenset(codes.REQUEST_TYPES)
@@ -178,6 +180,22 @@ class UPS(NoClaims):
         """The parcel's activities now (Track API), newest first; an unknown number is a trace without events."""
         return await self._track("query_tracking", wire.tracking_number(waybill_no))
 
+    async def file_claim(self, request: ClaimRequest) -> ClaimAck:
+        """File a claim (``POST /api/claims/v2/claims``); amounts are USD cents.
+
+        After a CarrierTimeout, filing again is safe: the same ``reference`` (lanjie's claim id) answers the
+        claim already filed.
+        """
+        body = claims.claim_body(request)
+        return claims.claim_ack(await self._call("file_claim", "POST", claims.CLAIMS_PATH, body, claim=True))
+
+    async def claim_status(self, carrier_code: str, waybill_no: str, claim_ref: str) -> ClaimState:
+        """Where UPS's review of a claim stands (``GET /api/claims/v2/claims/{id}``)."""
+        if not claim_ref or "/" in claim_ref:
+            raise CarrierRejected("710", f"{claim_ref!r} is not a UPS claim id")
+        path = f"{claims.CLAIMS_PATH}/{claim_ref}"
+        return claims.status_answer(await self._call("claim_status", "GET", path, b"", claim=True))
+
     async def subscribe(self, subscription: Subscription) -> NoReturn:
         """UPS has no tracking push in the reference: lanjie polls ``query_tracking`` instead."""
         raise NotSupported("ups has no tracking subscription; poll query_tracking")
@@ -217,18 +235,23 @@ class UPS(NoClaims):
         wire.raise_for(operation, reply)
         raise CarrierUnavailable(f"ups track: unexpected answer (HTTP {reply.http_status})")
 
-    async def _call(self, operation: str, method: str, path: str, body: bytes, *, track: bool = False) -> wire.Answer:
+    async def _call(self, operation: str, method: str, path: str, body: bytes, *, track: bool = False,
+                    claim: bool = False) -> wire.Answer:
         """One API call with a bearer token; a token UPS refuses (401 other than 605) is fetched anew once."""
-        reply = await self._send(operation, method, path, body, track)
+        reply = await self._send(operation, method, path, body, track, claim)
         if reply.http_status == 401 and reply.code != "605":
             self._tokens.discard(self._token_key, reply.token)
-            reply = await self._send(operation, method, path, body, track)
+            reply = await self._send(operation, method, path, body, track, claim)
         return reply
 
-    async def _send(self, operation: str, method: str, path: str, body: bytes, track: bool) -> wire.Answer:
+    async def _send(self, operation: str, method: str, path: str, body: bytes, track: bool,
+                    claim: bool = False) -> wire.Answer:
         token = await self._token()
         trans_id = self._trans_id()
-        headers = wire.track_headers(token, trans_id) if track else wire.api_headers(token, trans_id)
+        if claim:
+            headers = claims.headers(token, trans_id, json_body=bool(body))
+        else:
+            headers = wire.track_headers(token, trans_id) if track else wire.api_headers(token, trans_id)
         response = await self._http.send(operation, method, f"{self._api}{path}", content=body, headers=headers)
         return wire.answer(response.status_code, self._json(operation, response), token=token)
 

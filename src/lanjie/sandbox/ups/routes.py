@@ -1,8 +1,9 @@
 """The UPS twin's HTTP routes, at UPS's own paths under ``/ups``.
 
-``/security/v1/oauth/token``, ``/api/deliveryintercept/v2/...`` and ``/api/track/v1/details/{tn}``, each
-served through ``serving.serve`` so the world's faults apply: intercept requests (return, redirect,
-will call, cancel) on Channel.intercept; the token, eligibility, charges and tracking on Channel.query.
+``/security/v1/oauth/token``, ``/api/deliveryintercept/v2/...``, ``/api/track/v1/details/{tn}`` and
+``/api/claims/v2/claims``, each served through ``serving.serve`` so the world's faults apply: intercept
+requests (return, redirect, will call, cancel) and filing a claim on Channel.intercept; the token,
+eligibility, charges, tracking and a claim's status on Channel.query.
 UPS has no subscription, so Channel.subscribe is not used.
 """
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from lanjie.sandbox.ups.twin import Call, UPSTwin
 
 INTERCEPT = "/api/deliveryintercept/v2"
+CLAIMS = "/api/claims/v2/claims"
 
 
 def ups_router(twin: UPSTwin) -> APIRouter:
@@ -73,5 +75,18 @@ def ups_router(twin: UPSTwin) -> APIRouter:
     @router.get("/api/track/v1/details/{tracking_number}", summary="Track API: a package's activities")
     async def track(request: Request) -> Response:
         return await answer(request, Channel.query, "track", twin.track, track=True)
+
+    def described_claim(request: WireRequest) -> Described:
+        return Described("claims", request.path.get("claim_id", ""), twin.account_of(request))
+
+    @router.post(CLAIMS, summary="File a claim (EasyPost-style)")
+    async def file_claim(request: Request) -> Response:
+        return await serve(world, Channel.intercept, request, twin.claim_desk.create, described_claim,
+                           rate_limited=twin.rate_limited, ack_latency=False)
+
+    @router.get(CLAIMS + "/{claim_id}", summary="A claim and where its review stands")
+    async def claim(request: Request) -> Response:
+        return await serve(world, Channel.query, request, twin.claim_desk.get, described_claim,
+                           rate_limited=twin.rate_limited)
 
     return router

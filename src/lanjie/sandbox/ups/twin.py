@@ -21,6 +21,7 @@ from lanjie.sandbox.model import InterceptTask, Parcel, Refusal, TaskState
 from lanjie.sandbox.route import Party, find_city
 from lanjie.sandbox.serving import WireAnswer, WireRequest
 from lanjie.sandbox.ups import wire
+from lanjie.sandbox.ups.claims import UPSClaims
 from lanjie.sandbox.ups.oauth import Account, OAuthServer
 from lanjie.sandbox.ups.routes import ups_router
 from lanjie.sandbox.ups.validate import Invalid, check_charges, check_request
@@ -85,6 +86,7 @@ class UPSTwin:
         self.oauth = OAuthServer(world)
         self.shipments: dict[str, str] = {}  # tracking number → shipment id
         self._shipment_ids = itertools.count(1)
+        self.claim_desk = UPSClaims(self)  # EasyPost-style claims, decided by the world's adjudicator
         self.register_account(self.test_credentials)
 
     # ---- control surface ------------------------------------------------------------------------
