@@ -100,12 +100,17 @@ def _release(engine: sa.Engine, shop_id: str, key: str) -> None:
 
 
 async def idempotent(request: Request, shop_id: str, status: int,
-                     work: Callable[[UnitOfWork], Any], *, on_commit: Callable[[], None] | None = None) -> JSONResponse:
-    """Run ``work`` once per Idempotency-Key; replays answer with the stored response."""
+                     work: Callable[[UnitOfWork], Any], *, on_commit: Callable[[], None] | None = None,
+                     identity: bytes | None = None) -> JSONResponse:
+    """Run ``work`` once per Idempotency-Key; replays answer with the stored response.
+
+    The key's fingerprint covers the request body, or ``identity`` when given: what an upload is (its
+    hash), not its multipart envelope, whose boundary a client changes on every retry.
+    """
     import anyio
 
     key = key_of(request)
-    fp = fingerprint(request, await request.body())
+    fp = fingerprint(request, identity if identity is not None else await request.body())
     engine: sa.Engine = request.app.state.container.for_shop(shop_id)
 
     def run() -> JSONResponse:

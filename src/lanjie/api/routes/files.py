@@ -18,6 +18,7 @@ from lanjie.api.auth import current_shop
 from lanjie.api.idempotency import IdempotencyKey, idempotent, key_of
 from lanjie.api.problems import Problem
 from lanjie.api.responses import PROBLEMS, ProblemOut
+from lanjie.api.uploads import replayed
 from lanjie.files.store import FileStore, StoreError, store_from_settings
 from lanjie.service import claim_packet
 from lanjie.service.ids import utcnow
@@ -113,8 +114,7 @@ async def _read_capped(request: Request, cap: int, limit: int) -> bytes:
 
 async def _file_part(request: Request, body: bytes) -> tuple[bytes, str, str]:
     """(bytes, name, declared type) of the ``file`` part of a multipart body."""
-    request._body = body  # Starlette parses the form from the body already read
-    form = await request.form(max_files=1, max_fields=8)
+    form = await replayed(request, body).form(max_files=1, max_fields=8)
     try:
         part = form.get("file")
         if not isinstance(part, UploadFile):
@@ -168,10 +168,9 @@ async def upload(request: Request, shop_id: Shop, _: IdempotencyKey = None,
             raise StaleCase(found.id)
         return view(found)
 
-    # The Idempotency-Key's fingerprint is taken over what was uploaded, not over its multipart encoding,
-    # whose boundary a client changes on every retry.
-    request._body = json.dumps({"sha256": accepted.sha256, "name": accepted.name}).encode()
-    return await idempotent(request, shop_id, 200 if existed else 201, work)
+    # The Idempotency-Key's fingerprint is taken over what was uploaded, not over its multipart encoding.
+    identity = json.dumps({"sha256": accepted.sha256, "name": accepted.name}).encode()
+    return await idempotent(request, shop_id, 200 if existed else 201, work, identity=identity)
 
 
 @router.get("/v1/files/{file_id}", response_class=Response, responses={

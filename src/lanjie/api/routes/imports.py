@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -17,6 +16,7 @@ from lanjie.api.auth import current_shop
 from lanjie.api.idempotency import IdempotencyKey, idempotent, key_of
 from lanjie.api.problems import Problem
 from lanjie.api.responses import PROBLEMS, Out, ProblemOut
+from lanjie.api.uploads import replayed
 from lanjie.service import csv_import
 from lanjie.service.csv_rows import MAX_BYTES, MAX_ROWS, FileRefused, Platform, result_csv
 from lanjie.service.unit_of_work import UnitOfWork
@@ -93,8 +93,7 @@ async def import_cases(request: Request, shop_id: Shop, _: IdempotencyKey = None
     # The key's fingerprint covers what the import depends on, the file and the platform, not the
     # multipart envelope: a client resending the same file with a new boundary gets the stored answer.
     identity = json.dumps({"platform": platform, "sha256": hashlib.sha256(data).hexdigest()}).encode()
-    answer = await idempotent(Request(request.scope, _replay(request, identity)), shop_id, 200, work,
-                              on_commit=container.wake)
+    answer = await idempotent(request, shop_id, 200, work, on_commit=container.wake, identity=identity)
     if answer.status_code != 200 or not _wants_csv(request.headers.get("accept", "")):
         return answer
     headers = {"Content-Disposition": 'attachment; filename="import-result.csv"'}
@@ -109,7 +108,7 @@ async def _file(request: Request) -> bytes:
     body = await _read(request, MAX_BYTES + (_ENVELOPE if multipart else 0))
     if not multipart:
         return body
-    form_request = Request(request.scope, _replay(request, body))
+    form_request = replayed(request, body)
     async with form_request.form(max_files=1, max_fields=10, max_part_size=MAX_BYTES) as form:
         part = form.get("file")
         if isinstance(part, UploadFile):
@@ -135,19 +134,6 @@ async def _read(request: Request, limit: int) -> bytes:
             raise _too_large(f"the upload is more than {limit} bytes; the limit is {MAX_BYTES} bytes (5 MB)")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _replay(request: Request, body: bytes) -> Callable[[], Awaitable[Any]]:
-    """An ASGI ``receive`` that hands over ``body`` (already read) as the whole body, then the client's messages."""
-    sent = False
-
-    async def receive() -> Any:
-        nonlocal sent
-        if sent:
-            return await request.receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-    return receive
 
 
 def _wants_csv(accept: str) -> bool:
