@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from lanjie.domain.claims import CarrierContract, Claim, claim_amount
 from lanjie.domain.returns import ReturnLeg
 from lanjie.domain.states import ClaimType
@@ -66,7 +64,6 @@ def test_packet_json_answers_the_claim_with_its_photo_to_its_shop_only(files_api
 
 
 def test_packet_pdf_embeds_the_shops_photo_and_is_404_to_another_shop(files_api: FilesApi) -> None:
-    pytest.importorskip("reportlab")
     api = files_api
     claim = _claim(api, _photo(api))
     r = api.client.get(f"/v1/claims/{claim.id}/packet.pdf", headers=api.a.headers())

@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 import pytest
+from botocore.response import StreamingBody
+from botocore.session import get_session
+from botocore.stub import Stubber
 
 from lanjie.files.store import CorruptFile, MissingFile, S3FileStore, key_for, store_from_settings
 from lanjie.settings import Settings
 from tests.files.samples import PDF
-
-botocore = pytest.importorskip("botocore")
-from botocore.response import StreamingBody  # noqa: E402
-from botocore.session import get_session  # noqa: E402
-from botocore.stub import Stubber  # noqa: E402
 
 BUCKET, PREFIX = "evidence", "lanjie/"
 SHA = hashlib.sha256(PDF).hexdigest()
@@ -95,7 +94,6 @@ def test_a_key_not_made_by_the_store_makes_no_request(s3: Any) -> None:
 
 
 def test_settings_choose_the_s3_store_with_its_bucket_and_prefix(tmp_path: Path) -> None:
-    pytest.importorskip("boto3")
 
     class S3Settings(Settings):
         file_store: str = "s3"

@@ -9,6 +9,7 @@ import re
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
 
+import pypdf
 import pytest
 
 from lanjie.domain.claims import CarrierContract, Claim, claim_amount
@@ -193,7 +194,6 @@ def _raw_text(pdf: bytes) -> str:
 
 
 def _pdf(**changes: object) -> bytes:
-    pytest.importorskip("reportlab")
     claim, case, shipment, files = _inputs()
     contents = {"ef_photo": PHOTO, **changes}  # type: ignore[dict-item]
     return packet_pdf(claim, case, shipment, files, contents=contents, generated_at=T0)  # type: ignore[arg-type]
@@ -208,7 +208,6 @@ def test_packet_pdf_is_a_pdf_holding_the_waybill_amount_and_chinese_text() -> No
                      "外箱压坏，杯身凹陷", "发票.pdf", "声明 / Statement"):
         assert expected in text, expected
     assert b"/BaseFont /STSong-Light" in pdf  # reportlab's built-in CID font: no font file embedded
-    pypdf = pytest.importorskip("pypdf")
     extracted = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert "ZT7788990011" in extracted and "¥24.00 (2400 fen)" in extracted
 
