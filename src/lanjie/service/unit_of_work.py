@@ -104,7 +104,11 @@ class UnitOfWork:
         return self._shipments[shipment_id]
 
     def shipment_by_waybill(self, shop_id: str, waybill_no: str) -> Shipment | None:
-        s = repository.shipment_by_waybill(self.conn, shop_id=shop_id, waybill_no=waybill_no)
+        # Found by waybill is how a carrier's push reaches its parcel: lock the row, so two pushes for one
+        # parcel processed at once write one history each after the other, not each without the other's
+        # scans. (Case jobs read parcels by id without the lock; they lock the case first. One order.)
+        s = repository.shipment_by_waybill(self.conn, shop_id=shop_id, waybill_no=waybill_no,
+                                           for_update=not self.read_only)
         if s is None:
             return None
         return self._shipments.setdefault(s.id, s)

@@ -77,17 +77,19 @@ def save_shipment(conn: sa.Connection, shipment: Shipment, now: datetime) -> Non
         carrier_code=shipment.carrier_code, updated_at=now))
 
 
-def get_shipment(conn: sa.Connection, *, shop_id: str, shipment_id: str) -> Shipment | None:
-    """One parcel of the shop by id."""
-    row = conn.execute(sa.select(t.shipments).where(
-        t.shipments.c.shop_id == shop_id, t.shipments.c.id == shipment_id)).first()
+def get_shipment(conn: sa.Connection, *, shop_id: str, shipment_id: str, for_update: bool = False) -> Shipment | None:
+    """One parcel of the shop by id; ``for_update`` locks its row until the transaction ends (PostgreSQL)."""
+    query = sa.select(t.shipments).where(t.shipments.c.shop_id == shop_id, t.shipments.c.id == shipment_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return _shipment(row) if row else None
 
 
-def shipment_by_waybill(conn: sa.Connection, *, shop_id: str, waybill_no: str) -> Shipment | None:
-    """One parcel of the shop by waybill number."""
-    row = conn.execute(sa.select(t.shipments).where(
-        t.shipments.c.shop_id == shop_id, t.shipments.c.waybill_no == waybill_no)).first()
+def shipment_by_waybill(conn: sa.Connection, *, shop_id: str, waybill_no: str,
+                        for_update: bool = False) -> Shipment | None:
+    """One parcel of the shop by waybill number; ``for_update`` locks its row (two pushes for one parcel,
+    processed at once, must not each write a history without the other's scans)."""
+    query = sa.select(t.shipments).where(t.shipments.c.shop_id == shop_id, t.shipments.c.waybill_no == waybill_no)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return _shipment(row) if row else None
 
 
