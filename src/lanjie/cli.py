@@ -104,6 +104,38 @@ def cmd_shop_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_create(args: argparse.Namespace) -> int:
+    import getpass
+    import secrets
+
+    from lanjie.service.console_users import UserError, create_user
+    from lanjie.service.shops import get_shop
+
+    if args.generate_password:
+        password = secrets.token_urlsafe(12)
+    elif sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with _database() as engine:
+        with engine.connect() as conn:
+            if get_shop(conn, args.shop_id) is None:
+                print(f"error: no shop {args.shop_id!r}", file=sys.stderr)
+                return 2
+        try:
+            user = create_user(engine, args.shop_id, args.login, password, args.role, args.name)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(f"user_id: {user.id}\nlogin: {user.login}\nrole: {user.role.value}")
+    if args.generate_password:
+        print(f"password: {password}\n(shown once; lanjie stores only its scrypt hash)")
+    return 0
+
+
 def cmd_carrier_account(args: argparse.Namespace) -> int:
     from lanjie.carriers.registry import credential_problem, load_carriers
     from lanjie.service.shops import get_shop, upsert_carrier_account
@@ -337,6 +369,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when refunds of intercepted cases are approved (default on_turned_back)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_shop_create)
+
+    user = sub.add_parser("user", help="manage console users").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("create", help="add a console user to a shop (owner, agent or warehouse)",
+                        description="Add a person who signs in to /console. The password is asked twice at a "
+                                    "terminal, read from the first line of stdin otherwise, or generated and "
+                                    "printed once with --generate-password.")
+    p.add_argument("shop_id")
+    p.add_argument("login", help="what they type to sign in (unique across shops), e.g. an e-mail address")
+    p.add_argument("--role", choices=["owner", "agent", "warehouse"], required=True)
+    p.add_argument("--name", default="", help="the name the console shows")
+    p.add_argument("--generate-password", action="store_true")
+    p.set_defaults(func=cmd_user_create)
 
     p = sub.add_parser("carrier-account", help="set a shop's carrier credentials (never printed back)",
                        description="Set a shop's credentials for a carrier plugin. `lanjie carriers` lists each "

@@ -59,6 +59,7 @@ def run_demo(host: str, port: int, *, buyers_per_minute: float = 6.0) -> int:
     container = bootstrap(settings)
     secret = _demo_secret(settings.data_dir)
     shop_id, api_key = _demo_shop(container, settings.data_dir, secret)
+    password = _demo_users(container, shop_id, settings.data_dir)
     world = SandboxWorld(SandboxConfig(
         time_factor=settings.sandbox_time_factor, propagation_seconds=settings.sandbox_propagation_seconds,
         ack_latency_ms=settings.sandbox_ack_latency_ms,
@@ -71,7 +72,8 @@ def run_demo(host: str, port: int, *, buyers_per_minute: float = 6.0) -> int:
     app = create_app(container, run_worker=True, sandbox=world, background=[buyers])
     print(f"""
 lanjie demo is running
-  console   {base}/console#key={api_key}
+  console   {base}/console   sign in as {", ".join(login for login, _ in DEMO_USERS)}
+            password  {password}
   API docs  {base}/docs
   sandbox   {base}/sandbox/control/clock
   shop      {shop_id}
@@ -108,6 +110,25 @@ def _demo_shop(container: Any, data_dir: Path, secret: dict[str, str]) -> tuple[
     _demo_accounts(container, shop.id, secret)
     path.write_text(json.dumps({"shop_id": shop.id, "api_key": key}))
     return shop.id, key
+
+
+#: The demo shop's console users, one per role.
+DEMO_USERS = (("owner@demo", "owner"), ("agent@demo", "agent"), ("warehouse@demo", "warehouse"))
+
+
+def _demo_users(container: Any, shop_id: str, data_dir: Path) -> str:
+    """The demo shop's console users (one password for all three, made once and kept in the data folder)."""
+    from lanjie.service import console_users
+
+    path = data_dir / "demo-console.json"
+    password = json.loads(path.read_text())["password"] if path.exists() else secrets.token_urlsafe(9)
+    path.write_text(json.dumps({"password": password}))
+    known = {user.login for user in console_users.list_users(container.engine, shop_id)}
+    for login, role in DEMO_USERS:
+        if login not in known:
+            names = {"owner": "店主 Owner", "agent": "客服 Agent", "warehouse": "仓库 Warehouse"}
+            console_users.create_user(container.engine, shop_id, login, password, role, names[role])
+    return password
 
 
 def _demo_accounts(container: Any, shop_id: str, secret: dict[str, str]) -> None:

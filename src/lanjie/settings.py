@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Outgoing webhooks (Standard Webhooks). Private, loopback and link-local targets are refused
     # unless this is set (the demo and the tests deliver to 127.0.0.1).
     webhook_allow_private_targets: bool = False
+
+    # The console's session cookie carries the Secure flag: browsers send it over HTTPS, and over plain
+    # HTTP only to localhost/127.0.0.1. Turn it off only for a plain-HTTP console on a trusted network.
+    console_secure_cookies: bool = True
     webhook_timeout_seconds: float = 15.0
 
     # Worker

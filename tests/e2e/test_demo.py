@@ -44,9 +44,15 @@ def test_demo_serves_the_api_console_and_sandbox_with_a_demo_shop_and_buyers(tmp
             total = r.json()["total"] if r.status_code == 200 else 0
             channels = {c["channel"] for c in r.json()["items"]} if r.status_code == 200 else set()
         printed = (tmp_path / "demo.log").read_text()
-        assert f"console   {base}/console#key={key}" in printed and f"API key   {key}" in printed
+        password = json.loads((tmp_path / "demo-console.json").read_text())["password"]
+        assert (f"console   {base}/console   sign in as owner@demo, agent@demo, warehouse@demo\n"
+                f"            password  {password}\n") in printed
+        assert f"API key   {key}" in printed
         assert (tmp_path / "lanjie.db").is_file()
-        assert "拦截" in httpx.get(f"{base}/console").text
+        with httpx.Client(base_url=base) as browser:
+            assert "拦截" in browser.get("/console", follow_redirects=True).text  # the sign-in page
+            signed = browser.post("/console/sign-in", data={"login": "owner@demo", "password": password})
+            assert (signed.status_code, signed.headers["location"]) == (303, "/console/cases")
         assert httpx.get(f"{base}/sandbox/control/clock").json()["time_factor"] == 60.0
         assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "lanjie"
     finally:

@@ -20,7 +20,7 @@ def test_migrations_build_exactly_the_schema_the_code_declares(engine: sa.Engine
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
     assert diff == []
-    assert version == "0006"
+    assert version == "0007"
 
 
 def test_migrating_twice_changes_nothing(engine: sa.Engine) -> None:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
-from lanjie import __version__
+from lanjie import __version__, console
 from lanjie.api import problems
 from lanjie.api.routes import (
     aftersales,
@@ -28,8 +28,6 @@ from lanjie.api.routes import (
     webhooks,
 )
 from lanjie.bootstrap import Container
-from lanjie.console import receiving as console_receiving
-from lanjie.console import routes as console
 from lanjie.service.housekeeping import run_housekeeping
 
 DESCRIPTION = """\
@@ -83,8 +81,9 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
     problems.install(app)
     for router in (shipments.router, aftersales.router, events.router, carriers.router, channels.router,
                    imports.router, rules.router, claims.router, files.router, receiving.router,
-                   reconciliation.router, webhooks.router, console_receiving.router, console.router):
+                   reconciliation.router, webhooks.router):
         app.include_router(router)
+    console.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -442,3 +442,26 @@ webhook_attempts = sa.Table(
     sa.Column("trigger", sa.String(16), nullable=False),  # automatic | manual
     sa.UniqueConstraint("shop_id", "delivery_id", "n"),
 )
+
+# ------------------------------------------------------------------ the console's people
+console_users = sa.Table(
+    "console_users", metadata,
+    _id(),
+    _shop(),
+    sa.Column("login", sa.String(120), nullable=False, unique=True),  # lower-case; one account, one shop
+    sa.Column("name", sa.String(120), nullable=False, server_default=""),
+    sa.Column("role", sa.String(16), nullable=False),  # owner | agent | warehouse
+    sa.Column("password_hash", sa.String(200), nullable=False),  # scrypt$n$r$p$salt$hash
+    sa.Column("disabled_at", UTCDateTime()),
+    *_stamps(),
+)
+
+console_sessions = sa.Table(
+    "console_sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 of the cookie's token; the token is never stored
+    _shop(),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("console_users.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)

@@ -39,6 +39,9 @@ def _newest(engine: sa.Engine, shop_id: str) -> int:
 async def stream(request: Request, shop_id: Shop,
                  since: Annotated[int | None, Query(ge=0, le=2**62,
                                                     description="start after this event id (0 = all)")] = None,
+                 plain: Annotated[bool, Query(description="send every event unnamed (SSE `message`), for a "
+                                                          "browser's EventSource, which cannot listen to all "
+                                                          "names; the data's `type` still says what it is")] = False,
                  ) -> EventSourceResponse:
     engine: sa.Engine = request.app.state.container.for_shop(shop_id, read_only=True)
     header = request.headers.get("last-event-id", "").strip()
@@ -55,8 +58,8 @@ async def stream(request: Request, shop_id: Shop,
             rows = await anyio.to_thread.run_sync(_after, engine, shop_id, last_id)
             for row in rows:
                 last_id = row.id
-                yield {"id": str(row.id), "event": row.type,
-                       "data": json.dumps(views.event(row), ensure_ascii=False)}
+                message = {"id": str(row.id), "data": json.dumps(views.event(row), ensure_ascii=False)}
+                yield message if plain else {**message, "event": row.type}
             if len(rows) < BATCH:
                 await asyncio.sleep(POLL_SECONDS)
 
