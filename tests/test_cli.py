@@ -52,8 +52,8 @@ def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "serve", "worker", "sandbox", "shop", "carrier-account", "carriers", "migrate", "jobs",
-                    "import-cases"):
+    for command in ("demo", "serve", "worker", "sandbox", "shop", "user", "carrier-account", "carriers", "migrate",
+                    "jobs", "import-cases"):
         assert command in out
 
 
@@ -123,3 +123,48 @@ def test_carrier_account_names_what_is_wrong_with_the_credentials(
     monkeypatch.setenv("LANJIE_DATABASE_URL", database_url)
     assert main(["carrier-account", "shop_x", "sf", *argv]) == 2
     assert capsys.readouterr().err == error
+
+
+def test_user_create_reads_the_password_from_stdin_and_the_user_can_sign_in(
+        database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from lanjie.service.console_users import list_users, sign_in
+
+    monkeypatch.setenv("LANJIE_DATABASE_URL", database_url)
+    assert main(["shop", "create", "Tea house", "--json"]) == 0
+    shop_id = json.loads(capsys.readouterr().out)["shop_id"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
+    assert main(["user", "create", shop_id, "Mei@Tea.example", "--role", "agent", "--name", "Mei"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("user_id: cu_") and lines[1:] == ["login: mei@tea.example", "role: agent"]
+    engine = make_engine(database_url)
+    try:
+        [user] = list_users(engine, shop_id)
+        assert (user.login, user.name, user.role, user.disabled) == ("mei@tea.example", "Mei", "agent", False)
+        signed = sign_in(engine, "mei@tea.example", "a long enough secret")
+        assert signed is not None and signed[1].id == user.id
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(t.console_users.c.password_hash)).scalar_one()
+        assert stored.startswith("scrypt$16384$8$1$") and "a long enough secret" not in stored
+    finally:
+        engine.dispose()
+
+
+def test_user_create_refuses_a_short_password_a_taken_login_and_an_unknown_shop(
+        database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setenv("LANJIE_DATABASE_URL", database_url)
+    assert main(["shop", "create", "Tea house", "--json"]) == 0
+    shop_id = json.loads(capsys.readouterr().out)["shop_id"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["user", "create", shop_id, "mei", "--role", "owner"]) == 2
+    assert capsys.readouterr().err == "error: password: at least 10 characters\n"
+    assert main(["user", "create", shop_id, "mei", "--role", "owner", "--generate-password"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[3].startswith("password: ") and out[4] == "(shown once; lanjie stores only its scrypt hash)"
+    assert main(["user", "create", shop_id, "MEI", "--role", "agent", "--generate-password"]) == 2
+    assert capsys.readouterr().err == "error: login: 'mei' is taken\n"
+    assert main(["user", "create", "shop_nope", "ann", "--role", "agent", "--generate-password"]) == 2
+    assert capsys.readouterr().err == "error: no shop 'shop_nope'\n"

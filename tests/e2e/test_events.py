@@ -29,7 +29,7 @@ def _read(live: Live, n: int, *, headers: dict[str, str] | None = None, params: 
                     field, _, value = line.partition(":")
                     current[field] = value.strip()
                 elif not line and "data" in current:
-                    events.append({"id": int(current["id"]), "event": current["event"],
+                    events.append({"id": int(current["id"]), "event": current.get("event", "message"),
                                    "data": json.loads(current["data"])})
                     current = {}
                     if len(events) >= n:
@@ -83,3 +83,14 @@ def test_another_shops_stream_shows_none_of_these_events(live: Live) -> None:
     _, other_key = shops.create_shop(live.container.engine, "Other shop")
     assert _read(live, 1, params={"since": 0}, api_key=other_key, wait=1.0) == []
     assert len(_read(live, 1, params={"since": 0}, wait=1.0)) == 1
+
+
+def test_plain_sends_the_same_events_unnamed_for_a_browsers_eventsource(live: Live) -> None:
+    live.parcel("ZT800000004", "in_transit")
+    live.ship("ZT800000004", "E-4")
+    live.open_case("E-4", ["ZT800000004"])
+    named = _read(live, 100, params={"since": 0}, wait=1.0)
+    plain = _read(live, 100, params={"since": 0, "plain": "true"}, wait=1.0)
+    assert [e["event"] for e in plain] == ["message"] * len(named) and len(named) >= 2
+    assert [(e["id"], e["data"]) for e in plain] == [(e["id"], e["data"]) for e in named]
+    assert [e["data"]["type"] for e in plain] == [e["event"] for e in named]

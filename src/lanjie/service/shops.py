@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,6 +66,25 @@ def revoke_key(engine: sa.Engine, shop_id: str, key_id: str) -> bool:
             t.api_keys.c.shop_id == shop_id, t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None),
         ).values(revoked_at=utcnow()))
         return res.rowcount == 1
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key as the shop sees it after issue: never its secret."""
+
+    id: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_keys(engine: sa.Engine, shop_id: str) -> list[KeyRecord]:
+    """The shop's API keys, oldest first, revoked ones included."""
+    k = t.api_keys
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(k.c.id, k.c.label, k.c.created_at, k.c.revoked_at)
+                            .where(k.c.shop_id == shop_id).order_by(k.c.created_at, k.c.id)).all()
+    return [KeyRecord(r.id, r.label, r.created_at, r.revoked_at) for r in rows]
 
 
 def authenticate(engine: sa.Engine, token: str) -> str | None:

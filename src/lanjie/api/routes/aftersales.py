@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -38,12 +37,11 @@ from lanjie.api.schemas import (
 from lanjie.channels.base import ChannelCapability
 from lanjie.domain.model import Party
 from lanjie.domain.states import CaseStatus, CaseType
+from lanjie.service import case_search, commands, disputes
 from lanjie.service import channels as channel_accounts
-from lanjie.service import commands, disputes
 from lanjie.service.ids import utcnow
 from lanjie.service.preview import add_carrier_checks
 from lanjie.service.unit_of_work import UnitOfWork
-from lanjie.store import tables as t
 
 router = APIRouter(prefix="/v1/aftersales", tags=["aftersales"])
 Shop = Annotated[str, Depends(current_shop)]
@@ -80,37 +78,19 @@ async def list_cases(request: Request, shop_id: Shop,
                                      "open clawback)")] = None,
                      deadline_before: Annotated[datetime | None, Query(
                          description="only undecided cases whose platform deadline falls before this time")] = None,
+                     q: Annotated[str | None, Query(
+                         min_length=1, max_length=64,
+                         description="an order id or waybill number, or its beginning (case-insensitive)")] = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
                      offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> Any:
-    a, p, s = t.aftersales, t.aftersale_parcels, t.shipments
-    query = sa.select(a).where(a.c.shop_id == shop_id)
-    if status:
-        query = query.where(a.c.status == status)
-    if type:
-        query = query.where(a.c.type == type)
-    if channel:
-        query = query.where(a.c.channel == channel)
-    if needs_person is not None:
-        flagged = sa.or_(a.c.status == CaseStatus.needs_attention, a.c.attention == "clawback")
-        query = query.where(flagged if needs_person else sa.not_(flagged))
-    if deadline_before is not None:
-        query = query.where(a.c.deadline_at.is_not(None), a.c.deadline_at < deadline_before,
-                            a.c.status.not_in([CaseStatus.completed, CaseStatus.rejected, CaseStatus.cancelled]))
-    if carrier or waybill_no:
-        parcel = sa.select(p.c.aftersale_id).join(s, s.c.id == p.c.shipment_id).where(s.c.shop_id == shop_id)
-        if waybill_no:
-            parcel = parcel.where(s.c.waybill_no == waybill_no)
-        if carrier:
-            plugin, _, code = carrier.rpartition(":")
-            parcel = parcel.where(s.c.carrier_code == code)
-            if plugin:
-                parcel = parcel.where(s.c.carrier == plugin)
-        query = query.where(a.c.id.in_(parcel))
+    query = case_search.case_query(shop_id, case_search.CaseFilter(
+        status=status, type=type, carrier=carrier, waybill_no=waybill_no, channel=channel,
+        needs_person=needs_person, deadline_before=deadline_before, q=q))
 
     def read() -> Any:
         with request.app.state.container.for_shop(shop_id, read_only=True).connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-            rows = conn.execute(query.order_by(a.c.created_at.desc(), a.c.id.desc()).limit(limit).offset(offset)).all()
+            total = case_search.count(conn, query)
+            rows = conn.execute(case_search.newest_first(query).limit(limit).offset(offset)).all()
         items = [{"id": r.id, "order_id": r.order_id, "type": r.type, "status": r.status, "refund_fen": r.refund_fen,
                   "channel": r.channel, "channel_ref": r.channel_ref, "resolution": r.resolution,
                   "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
