@@ -49,3 +49,13 @@ def test_bad_filters_answer_422(api: Api) -> None:
 def test_an_offset_beyond_any_database_integer_is_refused_not_a_500(api: Api) -> None:
     r = api.client.get("/v1/aftersales", params={"offset": 5759436586717981259595776}, headers=api.a.headers())
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.offset"
+
+
+def test_q_finds_cases_by_the_start_of_an_order_id_or_a_waybill(api: Api) -> None:
+    ids = [_case(api, n, "zto") for n in range(3)]
+    assert _ids(api, q="L-1") == [ids[1]]
+    assert _ids(api, q="l-") == list(reversed(ids))
+    assert _ids(api, q="yt100000002") == [ids[2]]
+    assert _ids(api, q="%") == [] and _ids(api, q="L_1") == []  # LIKE's wildcards are plain characters
+    r = api.client.get("/v1/aftersales", params={"q": "x" * 65}, headers=api.a.headers())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.q"
