@@ -110,11 +110,13 @@ def test_another_shops_returns_and_claims_answer_404_and_change_nothing(api: Api
     assert routes == [
         ("GET", "/v1/returns/{return_id}"), ("POST", "/v1/returns/{return_id}/lost"),
         ("GET", "/v1/claims/{claim_id}"), ("POST", "/v1/claims/{claim_id}/file"),
-        ("POST", "/v1/claims/{claim_id}/status"), ("POST", "/v1/claims/{claim_id}/documents"),
+        ("POST", "/v1/claims/{claim_id}/status"), ("POST", "/v1/claims/{claim_id}/evidence"),
+        ("POST", "/v1/claims/{claim_id}/documents"),
         ("POST", "/v1/claims/{claim_id}/payouts"), ("POST", "/v1/claims/{claim_id}/close"),
         ("GET", "/v1/claims/{claim_id}/packet.json"), ("GET", "/v1/claims/{claim_id}/packet.pdf"),
     ]
     bodies = {"/file": {"via": "packet"}, "/status": {"status": "in_review"}, "/documents": {"file_ids": ["ef_x"]},
+              "/evidence": {"file_ids": ["ef_x"]},
               "/payouts": {"amount_fen": 1, "reference": "R", "paid_at": "2026-12-01T00:00:00Z"}, "/close": {},
               "/lost": {}}
     before = api.counts()

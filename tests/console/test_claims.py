@@ -135,7 +135,8 @@ def test_a_draft_shows_its_facts_amount_basis_and_evidence(console: ConsoleWorld
     evidence = re.findall(r'<li data-file-id="([^"]+)">(.*?)</li>', html, re.S)
     assert [(file_id, text(body).split(" · ")[0]) for file_id, body in evidence] == [(seeded.photo, "验货照片")]
     assert (f'<img src="/v1/files/{seeded.photo}" alt="证据照片 box.png" width="160">' in html)
-    assert 'id="evidence-upload-closed"' in html and 'id="evidence-file"' not in html  # only when asked
+    assert 'id="evidence-file"' in html and 'id="evidence-upload"' in html  # evidence can be added to a draft
+    assert 'id="evidence-as-documents"' not in html  # nothing was asked for
     assert re.findall(r'<option value="(\w+)">', html.split('id="claim-status-to"')[1].split("</select>")[0]) == [
         "closed"]  # a draft is filed with its own button, or closed
     assert '<button type="button" id="claim-file" class="primary" data-via="packet">' in html  # ZTO: no claim API
@@ -188,6 +189,29 @@ def test_an_uploaded_file_sent_as_the_documents_asked_for_shows_in_the_body(cons
     assert f'<img src="/v1/files/{file_id}" alt="证据照片 invoice.png" width="160">' in body
     assert element(body, "claim-status-badge") == "审核中"
     assert agent.get(f"/v1/files/{file_id}").content == invoice
+
+
+def test_evidence_added_to_a_draft_shows_in_the_body_and_the_packet(console: ConsoleWorld, seeded: Seeded) -> None:
+    agent = console.sign_in("agent")
+    r = agent.api("POST", "/v1/files", params={"name": "dent.png"}, content=png(rgb=(200, 10, 10)),
+                  headers={"Content-Type": "image/png"})
+    assert r.status_code == 201, r.text
+    file_id = r.json()["id"]
+    r = agent.api("POST", f"/v1/claims/{seeded.damage}/evidence", json={"file_ids": [file_id], "note": "dent"})
+    assert (r.status_code, r.json()["status"]) == (200, "draft"), r.text  # evidence moves no status
+    body = agent.get(f"/console/claims/{seeded.damage}/body").text
+    evidence = re.findall(r'<li data-file-id="([^"]+)">(.*?)</li>', body, re.S)
+    assert [(i, text(b).split(" · ")[0]) for i, b in evidence] == [(seeded.photo, "验货照片"), (file_id, "补充的证据")]
+    packet = agent.get(f"/v1/claims/{seeded.damage}/packet.json").json()
+    assert [f["id"] for f in packet["files"]] == [seeded.photo, file_id]
+    # the other shop's file cannot be attached, and nothing is
+    other = console.machine(1).post("/v1/files", params={"name": "x.png"}, content=png(rgb=(1, 2, 3)),
+                                    headers={"Content-Type": "image/png", "Idempotency-Key": "other-shop-file-1"})
+    refused = agent.api("POST", f"/v1/claims/{seeded.damage}/evidence", json={"file_ids": [other.json()["id"]]})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("no file ")
+    assert claim_row(console, seeded.damage)["evidence"]["files"] == [
+        {"file_id": file_id, "added_at": claim_row(console, seeded.damage)["evidence"]["files"][0]["added_at"],
+         "note": "dent"}]
 
 
 def test_a_payout_entered_through_the_session_shows_on_the_claim_and_the_list(console: ConsoleWorld,

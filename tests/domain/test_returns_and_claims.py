@@ -114,6 +114,22 @@ def test_a_claim_goes_from_draft_to_closed_through_the_carriers_review_and_a_pay
                                           "claim.paid", "claim.closed"]
 
 
+def test_evidence_is_added_once_per_file_at_any_status_before_the_claim_is_closed() -> None:
+    c = claim()
+    assert c.add_evidence(at(1), ["ef_1", "ef_2", "ef_1"], note="dents") == ["ef_1", "ef_2"]
+    assert c.add_evidence(at(2), ["ef_2", "ef_3"]) == ["ef_3"]
+    assert c.add_evidence(at(3), ["ef_3"]) == []
+    assert c.status is ClaimStatus.draft
+    assert c.evidence["files"] == [{"file_id": "ef_1", "added_at": at(1).isoformat(), "note": "dents"},
+                                   {"file_id": "ef_2", "added_at": at(1).isoformat(), "note": "dents"},
+                                   {"file_id": "ef_3", "added_at": at(2).isoformat(), "note": ""}]
+    assert [(e.type, e.payload["files"]) for e in c.events[1:]] == [("claim.evidence_added", ["ef_1", "ef_2"]),
+                                                                    ("claim.evidence_added", ["ef_3"])]
+    c.close()
+    with pytest.raises(RuleViolation, match="is closed"):
+        c.add_evidence(at(4), ["ef_4"])
+
+
 def test_an_approval_of_the_whole_amount_is_approved_and_a_payout_needs_an_approval_first() -> None:
     c = claim()
     with pytest.raises(IllegalTransition):

@@ -16,7 +16,7 @@ PROBLEM = "application/problem+json"
 
 #: Rules about the request's own content answer 422; the rest are conflicts with current state (409).
 _INPUT_RULES = {"refund_fen", "waybill_nos", "waybill_no", "address", "case_type", "carrier", "type", "items",
-                "outcome", "channel"}
+                "outcome", "channel", "file_ids"}
 
 
 class Problem(Exception):

@@ -194,6 +194,12 @@ class ClaimDocumentsIn(Strict):
                         Field(min_length=1, max_length=20)]
 
 
+class ClaimEvidenceIn(Strict):
+    file_ids: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,80}$")]],
+                        Field(min_length=1, max_length=20)]
+    note: Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)] = ""
+
+
 class PayoutIn(Strict):
     amount_fen: Annotated[int, Field(gt=0, le=10**12, strict=True)]
     reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,

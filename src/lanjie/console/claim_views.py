@@ -51,7 +51,7 @@ def list_claims(conn: sa.Connection, shop_id: str, *, status: ClaimStatus | None
 @dataclass(frozen=True)
 class Evidence:
     file: files.EvidenceFile
-    source: str  # inspection | return | documents
+    source: str  # inspection | return | added | documents
 
     @property
     def image(self) -> bool:
@@ -68,13 +68,16 @@ def _documents_sent(conn: sa.Connection, shop_id: str, claim_id: str) -> list[st
 
 
 def evidence_of(conn: sa.Connection, claim: Claim) -> list[Evidence]:
-    """The claim's evidence files: the inspection's photos, the return's, then the documents sent."""
+    """The claim's evidence files: the inspection's photos, the return's, those people added, then the
+    documents sent."""
     leg = store.get_leg(conn, shop_id=claim.shop_id, leg_id=claim.return_id)
     sources: dict[str, str] = {}
     for file_id in (claim.evidence.get("inspection") or {}).get("photos", []):
         sources.setdefault(file_id, "inspection")
     for file_id in leg.photos if leg else []:
         sources.setdefault(file_id, "return")
+    for added in claim.evidence.get("files", []):
+        sources.setdefault(added["file_id"], "added")
     for file_id in _documents_sent(conn, claim.shop_id, claim.id):
         sources.setdefault(file_id, "documents")
     return [Evidence(f, sources[f.id]) for f in files.files_of(conn, shop_id=claim.shop_id, ids=sources)]

@@ -162,6 +162,19 @@ class Claim:
         self.documents_requested = []
         self._move(ClaimStatus.in_review, files=file_ids, at=now.isoformat())
 
+    def add_evidence(self, now: datetime, file_ids: list[str], note: str = "") -> list[str]:
+        """Photos or documents a person adds (at any time before the claim is closed); a file the claim has
+        already is not added again. Answers the ids added."""
+        if self.status == ClaimStatus.closed:
+            raise RuleViolation("claim_closed", f"claim {self.id} is closed")
+        known = {f["file_id"] for f in self.evidence.get("files", [])}
+        added = [f for f in dict.fromkeys(file_ids) if f not in known]
+        if added:
+            entries = [{"file_id": f, "added_at": now.isoformat(), "note": note} for f in added]
+            self.evidence = {**self.evidence, "files": [*self.evidence.get("files", []), *entries]}
+            self._record("claim.evidence_added", files=added, note=note)
+        return added
+
     def payout(self, *, amount_fen: int, reference: str, paid_at: datetime) -> None:
         """Money arrived (offline: bank transfer, account credit): recorded with its reference and date."""
         if self.status not in (ClaimStatus.approved, ClaimStatus.approved_partial, ClaimStatus.paid):

@@ -166,7 +166,8 @@ def load(conn: sa.Connection, *, shop_id: str, claim_id: str) -> PacketInputs:
     if case is None or shipment is None:
         raise NotFound("claim", claim_id)
     leg = store.get_leg(conn, shop_id=shop_id, leg_id=claim.return_id)
-    photos = [*(claim.evidence.get("inspection") or {}).get("photos", []), *(leg.photos if leg else [])]
+    photos = [*(claim.evidence.get("inspection") or {}).get("photos", []), *(leg.photos if leg else []),
+              *(f["file_id"] for f in claim.evidence.get("files", []))]
     return PacketInputs(claim, case, shipment, leg, files_of(conn, shop_id=shop_id, ids=photos))
 
 

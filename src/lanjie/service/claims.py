@@ -22,6 +22,7 @@ from lanjie.domain.errors import NotFound, RuleViolation
 from lanjie.domain.model import Shipment
 from lanjie.domain.returns import ReturnLeg
 from lanjie.domain.states import ClaimStatus, ClaimType
+from lanjie.files import files_of
 from lanjie.service.ids import new_id
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.settings import Settings
@@ -129,8 +130,25 @@ def carrier_said(uow: UnitOfWork, shop_id: str, claim_id: str, status: ClaimStat
 
 def documents_sent(uow: UnitOfWork, shop_id: str, claim_id: str, file_ids: list[str]) -> Claim:
     loaded = Loaded(uow, shop_id, claim_id)
+    _own_files(uow, shop_id, file_ids)
     loaded.claim.documents_sent(uow.now, file_ids)
     return loaded.save()
+
+
+def add_evidence(uow: UnitOfWork, shop_id: str, claim_id: str, file_ids: list[str], note: str = "") -> Claim:
+    """Attach the shop's uploaded files (``POST /v1/files``) to a claim; an id that is not the shop's file is
+    refused and nothing is attached."""
+    loaded = Loaded(uow, shop_id, claim_id)
+    _own_files(uow, shop_id, file_ids)
+    loaded.claim.add_evidence(uow.now, file_ids, note)
+    return loaded.save()
+
+
+def _own_files(uow: UnitOfWork, shop_id: str, file_ids: list[str]) -> None:
+    found = {f.id for f in files_of(uow.conn, shop_id=shop_id, ids=file_ids)}
+    missing = [f for f in file_ids if f not in found]
+    if missing:
+        raise RuleViolation("file_ids", f"no file {missing[0]} in this shop: upload it with POST /v1/files first")
 
 
 def record_payout(uow: UnitOfWork, shop_id: str, claim_id: str, *, amount_fen: int, reference: str,

@@ -25,6 +25,7 @@ from lanjie.api.responses import (
 )
 from lanjie.api.schemas import (
     ClaimDocumentsIn,
+    ClaimEvidenceIn,
     ClaimFileIn,
     ClaimStatusIn,
     CloseIn,
@@ -145,6 +146,15 @@ async def claim_status(claim_id: ObjectId, body: ClaimStatusIn, request: Request
     def work(uow: UnitOfWork) -> Any:
         return views.claim(claims.carrier_said(uow, shop_id, claim_id, body.status, approved_fen=body.approved_fen,
                                                message=body.message, documents=list(body.documents)))
+    return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
+
+
+@router.post("/v1/claims/{claim_id}/evidence", response_model=ClaimOut, responses=PROBLEMS,
+             summary="Attach uploaded files (photos, documents; POST /v1/files first) to a claim not yet closed")
+async def claim_evidence(claim_id: ObjectId, body: ClaimEvidenceIn, request: Request, shop_id: Shop,
+                         _: IdempotencyKey = None) -> Any:
+    def work(uow: UnitOfWork) -> Any:
+        return views.claim(claims.add_evidence(uow, shop_id, claim_id, list(body.file_ids), body.note))
     return await idempotent(request, shop_id, 200, work, on_commit=request.app.state.container.wake)
 
 

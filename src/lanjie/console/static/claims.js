@@ -1,4 +1,5 @@
-// A claim's page: upload evidence and send it (POST /v1/files, then /v1/claims/{id}/documents), file the
+// A claim's page: upload evidence (POST /v1/files, then /v1/claims/{id}/evidence, and /documents when it
+// is what the carrier asked for), file the
 // claim, record what the carrier said and its payouts. Each change goes through the claims API with the
 // session; then the server-rendered parts (#claim-live, #claim-actions) are fetched again. Our own code.
 (function () {
@@ -79,7 +80,11 @@
     if (!file) throw new Invalid(input, lanjie.L("js.claims.no_file"));
     say(lanjie.L("js.claims.uploading"));
     const stored = await lanjie.api("POST", "/v1/files?name=" + encodeURIComponent(file.name), file);
-    await lanjie.api("POST", claimPath() + "/documents", { file_ids: [stored.id] });
+    await lanjie.api("POST", claimPath() + "/evidence", { file_ids: [stored.id] });
+    const asDocuments = $("evidence-as-documents");
+    if (asDocuments && asDocuments.checked) {
+      await lanjie.api("POST", claimPath() + "/documents", { file_ids: [stored.id] });
+    }
   }
 
   async function fileClaim(button) {
