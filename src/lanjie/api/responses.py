@@ -388,8 +388,8 @@ class ClaimOut(Out):
 
 class ClaimDetailOut(ClaimOut):
     evidence: dict[str, Any] = Field(description="tracking, the carrier's intercept answers, the order's goods, "
-                                                 "insured value, freight, the inspection and its photos, and the files people "
-                                                 "added (files: [{file_id, added_at, note}])")
+                                                 "insured value, freight, the inspection and its photos, and "
+                                                 "the files people added (files: [{file_id, added_at, note}])")
     online: bool = Field(description="whether lanjie can file this claim through the carrier's API")
 
 
