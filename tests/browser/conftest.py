@@ -3,7 +3,7 @@ lanjie (API + worker + mounted sandbox carriers, tests/e2e/live.py) on a 127.0.0
 
 One browser per test module; a fresh live server, database and browser context per test. Screenshots go to
 ``$LANJIE_SCREENSHOTS`` when it is set, else to the test's tmp_path. Without /usr/bin/chromium the tests are
-skipped, unless ``CI`` is set: CI must run them.
+skipped, unless ``CI`` is set: CI must run them (``.ci/run`` installs Debian's chromium package).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from tests.e2e.live import Live, start_live, stop_live
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's Chromium (``LANJIE_CHROMIUM`` names another binary).
+CHROMIUM = Path(os.environ.get("LANJIE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORD = "correct horse battery"
@@ -91,10 +92,15 @@ def screenshot_dir(tmp_path: Path) -> Path:
     return path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sandbox(**options): SandboxConfig options for the test's live lanjie")
+
+
 @pytest.fixture
-def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    """lanjie with its worker and the sandbox carriers, and an owner, an agent and a warehouse user."""
-    server = start_live(database_url, tmp_path / "data")
+def live(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Live]:
+    """lanjie with its worker and the sandbox carriers (options from the test's ``sandbox`` mark)."""
+    marker = request.node.get_closest_marker("sandbox")
+    server = start_live(database_url, tmp_path / "data", sandbox=dict(marker.kwargs) if marker else None)
     try:
         yield server
     finally:
