@@ -170,6 +170,7 @@ aftersales = sa.Table(
     sa.UniqueConstraint("shop_id", "channel", "channel_ref"),
     sa.Index("ix_aftersales_shop_deadline", "shop_id", "deadline_at"),
     sa.Index("ix_aftersales_shop_status", "shop_id", "status"),
+    sa.Index("ix_aftersales_shop_created", "shop_id", "created_at"),  # the console's list and dashboard
 )
 
 aftersale_parcels = sa.Table(
@@ -199,6 +200,7 @@ intercepts = sa.Table(
     sa.Column("answered_at", UTCDateTime()),
     sa.Column("outcome_at", UTCDateTime()),
     *_stamps(),
+    sa.Index("ix_intercepts_shop_created", "shop_id", "created_at"),  # the dashboard's period
     # One intercept that may still take effect per parcel.
     sa.Index("uq_intercepts_active_shipment", "shipment_id", unique=True,
              sqlite_where=sa.text(_ACTIVE_INTERCEPT), postgresql_where=sa.text(_ACTIVE_INTERCEPT)),

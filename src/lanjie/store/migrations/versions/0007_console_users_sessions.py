@@ -6,7 +6,8 @@ Create Date: 2026-11-27
 
 A console user belongs to one shop and signs in with a login and a password (scrypt). A session row
 is keyed by the SHA-256 of the cookie's token and carries the CSRF token of the forms it serves. On
-PostgreSQL both get the row-level security of the other tenant tables (0002).
+PostgreSQL both get the row-level security of the other tenant tables (0002). Cases and intercepts get
+an index by shop and creation time, for the console's newest-first list and the dashboard's period.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_console_sessions_shop_id'), ['shop_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_console_sessions_user_id'), ['user_id'], unique=False)
 
+    with op.batch_alter_table('aftersales', schema=None) as batch_op:
+        batch_op.create_index('ix_aftersales_shop_created', ['shop_id', 'created_at'], unique=False)
+    with op.batch_alter_table('intercepts', schema=None) as batch_op:
+        batch_op.create_index('ix_intercepts_shop_created', ['shop_id', 'created_at'], unique=False)
+
     if op.get_bind().dialect.name == "postgresql":
         for table in TABLES:
             rule = "current_setting('lanjie.shop_id', true) IN (shop_id, '*')"
@@ -64,6 +70,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('intercepts', schema=None) as batch_op:
+        batch_op.drop_index('ix_intercepts_shop_created')
+    with op.batch_alter_table('aftersales', schema=None) as batch_op:
+        batch_op.drop_index('ix_aftersales_shop_created')
     with op.batch_alter_table('console_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
         batch_op.drop_index(batch_op.f('ix_console_sessions_shop_id'))
