@@ -93,8 +93,8 @@ def test_the_list_shows_each_claim_newest_first_with_money_and_shop_time(console
     page = console.sign_in("agent").get("/console/claims")
     assert page.status_code == 200 and 'aria-current="page">理赔' in page.text
     assert table_rows(page.text) == [
-        (seeded.loss, ["ZT6002", "kuaidi100:zto", "丢失", "已同意", "¥30.00", "¥0.00", "2026-11-04 12:00"]),
-        (seeded.damage, ["ZT6001", "kuaidi100:zto", "破损", "草稿", "¥30.00", "¥0.00", "2026-11-03 12:00"])]
+        (seeded.loss, ["ZT6002", "中通", "丢失", "已同意", "¥30.00", "¥0.00", "2026-11-04 12:00"]),
+        (seeded.damage, ["ZT6001", "中通", "破损", "草稿", "¥30.00", "¥0.00", "2026-11-03 12:00"])]
     assert element(page.text, "claims-count") == "共 2 条"
     assert f'href="/console/claims/{seeded.loss}"' in page.text
 
@@ -130,7 +130,7 @@ def test_a_draft_shows_its_facts_amount_basis_and_evidence(console: ConsoleWorld
     assert f'<div id="claim-actions" data-fragment="/console/claims/{seeded.damage}/actions">' in html
     assert [element(html, i) for i in ("claim-waybill", "claim-carrier", "claim-type", "claim-status-badge",
                                        "claim-amount", "claim-basis", "claim-paid", "claim-deadline")] == [
-        "ZT6001", "kuaidi100:zto", "破损", "草稿", "¥30.00",
+        "ZT6001", "中通", "破损", "草稿", "¥30.00",
         "未保价：按实际损失赔付，有上限（损失 ¥110.00，运费 ¥10.00，上限 ¥30.00）", "¥0.00", "2026-12-03 12:00"]
     evidence = re.findall(r'<li data-file-id="([^"]+)">(.*?)</li>', html, re.S)
     assert [(file_id, text(body).split(" · ")[0]) for file_id, body in evidence] == [(seeded.photo, "验货照片")]

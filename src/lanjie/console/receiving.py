@@ -12,7 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from lanjie.console.web import render, signed_in
+from lanjie.console.messages import Translator
+from lanjie.console.vocab import labels
+from lanjie.console.web import language, render, signed_in
 from lanjie.service.console_users import ConsoleSession
 
 router = APIRouter(include_in_schema=False)
@@ -21,4 +23,6 @@ router = APIRouter(include_in_schema=False)
 @router.get("/console/receiving")
 def receiving_page(request: Request, session: Annotated[ConsoleSession, Depends(signed_in())]) -> Response:
     """Open to every role: owners, agents and the warehouse all receive parcels."""
-    return render(request, session, "receiving.html", section="receiving")
+    t = Translator(language(request))
+    return render(request, session, "receiving.html", {"vocab": labels(t, "case_status", "return_status", "carrier")},
+                  section="receiving")

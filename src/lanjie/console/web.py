@@ -2,7 +2,8 @@
 
 Pages are rendered by the server (Jinja2 templates in ``templates/``) in the shop's time zone and the
 user's language; the few things a page does without reloading (the 拦截 click, live updates, uploads)
-are our own small scripts in ``static/`` calling the same ``/v1`` API with the session cookie.
+are our own small scripts in ``static/`` calling the same ``/v1`` API with the session cookie. Templates
+get ``t``, ``lang``, ``money``, ``when``, ``courier`` (a carrier code as its name), ``user``, ``csrf`` and ``nav``.
 
 A page route takes ``session: Annotated[ConsoleSession, Depends(signed_in(Role.owner, ...))]``;
 a form POST also takes ``form: Annotated[FormData, Depends(checked_form)]`` (CSRF checked).
@@ -25,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lanjie.api.auth import console_session
 from lanjie.console.messages import LANGUAGES, Translator
+from lanjie.console.vocab import carrier_label
 from lanjie.service.console_users import ConsoleSession, Role
 
 HERE = Path(__file__).parent
@@ -138,7 +140,8 @@ def render(request: Request, session: ConsoleSession | None, template: str, cont
     formats = Formats(session.timezone if session else "Asia/Shanghai")
     role = session.user.role if session else None
     nav = [(key, path, label) for key, path, label, roles in NAV if role in roles]
-    shared = {"t": Translator(lang), "lang": lang, "languages": LANGUAGES, "money": formats.money,
+    t = Translator(lang)
+    shared = {"t": t, "lang": lang, "courier": lambda carrier: carrier_label(t, carrier), "languages": LANGUAGES, "money": formats.money,
               "when": formats.when, "session": session, "user": session.user if session else None,
               "csrf": session.csrf_token if session else "", "nav": nav, "section": section,
               "here": request.url.path + (f"?{request.url.query}" if request.url.query else "")}

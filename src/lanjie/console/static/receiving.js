@@ -8,6 +8,12 @@ const WAYBILL = /^[A-Za-z0-9-]{4,40}$/;
 let current = null;  // {waybill, parcel, counts: {sku: n}, inspection, photos: [{id, name}], uploads, idem}
 
 const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
+// The domain's words (case and return statuses, couriers) in the page's language, from the server.
+const VOCAB = JSON.parse(($("receiving-vocab") || {}).textContent || "{}");
+const word = (kind, value) => ((VOCAB[kind] || {})[value]) || value;
+const courier = (carrier) => word("carrier", String(carrier).split(":").pop());
+const shopTime = () => new Date().toLocaleTimeString(document.documentElement.lang,
+  { timeZone: document.body.dataset.timezone, hour12: false });
 
 function say(text) { $("message").textContent = text; $("error").textContent = ""; }
 function fail(text) { $("error").textContent = text; }
@@ -54,13 +60,14 @@ function show(waybill, found) {
     (found.matched_by === "return_waybill_no" ? ` (${L("return_no")} ${waybill})` : "");
   const facts = [
     [L("case"), found.case.id], [L("order"), found.case.order_id],
-    [L("status"), found.case.status], [L("refund"), yuan(found.case.refund_fen)],
-    [L("carrier"), parcel.carrier], [L("return"), leg ? leg.status : L("no_intercept")],
+    [L("status"), word("case_status", found.case.status)], [L("refund"), yuan(found.case.refund_fen)],
+    [L("carrier"), courier(parcel.carrier)],
+    [L("return"), leg ? word("return_status", leg.status) : L("no_intercept")],
     [L("goods"), yuan(parcel.value_fen)],
   ];
   if (found.parcels.length > 1) {
     facts.push([L("other_parcels"), found.parcels.filter((p) => !p.scanned)
-      .map((p) => `${p.waybill_no} (${p.return ? p.return.status : "-"})`).join(", ")]);
+      .map((p) => `${p.waybill_no} (${p.return ? word("return_status", p.return.status) : "-"})`).join(", ")]);
   }
   $("facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
   $("items").replaceChildren(...parcel.items.map(itemRow));
@@ -185,8 +192,8 @@ async function receive() {
     const done = await window.lanjie.api("POST", "/v1/receiving", body, { idempotencyKey: current.idem });
     const claim = done.claim_id ? ` · ${L("claim_drafted")} ${done.claim_id}` : "";
     const line = `${current.parcel.waybill_no} · ${L("inspection." + done.return.inspection)} · ` +
-      `${L("case")} ${done.case.id} ${done.case.status}${claim}`;
-    $("done").prepend(el("li", `${new Date().toLocaleTimeString()}  ${line}`));
+      `${L("case")} ${done.case.id} ${word("case_status", done.case.status)}${claim}`;
+    $("done").prepend(el("li", `${shopTime()}  ${line}`));
     $("done-empty").hidden = true;
     clearParcel();
     say(`${L("done")}${line} — ${L("next")}`);
