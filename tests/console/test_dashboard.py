@@ -65,14 +65,14 @@ def test_the_weeks_figures_in_chinese(seeded: ConsoleWorld) -> None:
         "returns-in-transit": "1", "returns-stalled": "1", "claims-open": "1", "claims-paid": "¥25.00"}
     assert text_of(page.text, "period-showing") == "2026-11-01 至 2026-11-07（Asia/Shanghai）"
     assert row(page.text, "success-table", 'data-group="kuaidi100:zto"') == [
-        "kuaidi100:zto", "3", "2", "1", "0", "0", "0", "0", "66.7%"]
+        "中通 (kuaidi100)", "3", "2", "1", "0", "0", "0", "0", "66.7%"]
     assert row(page.text, "success-table", 'data-group="sf:sf"') == [
-        "sf:sf", "3", "1", "0", "0", "1", "1", "0", "50.0%"]
+        "顺丰", "3", "1", "0", "0", "1", "1", "0", "50.0%"]
     assert row(page.text, "success-table", 'data-group="total"') == [
         "合计", "6", "3", "1", "0", "1", "1", "0", "60.0%"]
     assert row(page.text, "times-table", 'data-measure="answer"') == [
         "拦截请求 → 快递公司答复", "5", "1 分 0 秒", "2 分 0 秒"]
-    assert '<td class="num" data-seconds="600">' in page.text and '<td class="num" data-seconds="10800">' in page.text
+    assert '<td class="num" data-seconds="600.0">' in page.text and '<td class="num" data-seconds="10800.0">' in page.text
     assert row(page.text, "times-table", 'data-measure="intercept_refund"') == [
         "首次拦截请求 → 退款成功", "1", "3 小时 0 分", "3 小时 0 分"]
     assert row(page.text, "disputes-table", 'data-item="disputed"') == ["有争议", "3"]
@@ -110,12 +110,13 @@ def test_the_charts_are_labelled_images_without_inline_style(seeded: ConsoleWorl
         assert f'<title id="{chart}-title">' in page and f'<desc id="{chart}-desc">' in page
     assert text_of(page, "chart-success-title") == "各快递公司拦截结果"
     assert text_of(page, "chart-success-desc").endswith(
-        "kuaidi100:zto：成功 2，未成功 1，进行中 0，成功率 66.7%。 sf:sf：成功 1，未成功 1，进行中 1，成功率 50.0%。")
+        "中通 (kuaidi100)：成功 2，未成功 1，进行中 0，成功率 66.7%。 顺丰：成功 1，未成功 1，进行中 1，成功率 50.0%。")
     assert text_of(page, "chart-money-desc") == "拦截费用 ¥4.50；完好退回的货值 ¥110.00；理赔到账 ¥25.00。"
-    # labels take 13 × 7 + 14 = 105; the plot is 640 - 105 - 110 = 425 wide, filled by the 3 intercepts of a row
-    assert 'class="seg-ok" fill="#16692d" x="105" y="10" width="283.33" height="18"' in page  # kuaidi100:zto
-    assert 'class="seg-bad" fill="#a1130b" x="388.33" y="10" width="141.67" height="18"' in page
-    assert 'class="seg-pending" fill="#0b4f8a" x="388.33" y="40" width="141.67" height="18"' in page  # sf:sf
+    # "中通 (kuaidi100)" takes 2 × 12 + 12 × 7 + 14 = 122; the plot is 640 - 122 - 110 = 408 wide, filled by
+    # the 3 intercepts of a row
+    assert 'class="seg-ok" fill="#16692d" x="122" y="10" width="272" height="18"' in page  # 中通 (kuaidi100)
+    assert 'class="seg-bad" fill="#a1130b" x="394" y="10" width="136" height="18"' in page
+    assert 'class="seg-pending" fill="#0b4f8a" x="394" y="40" width="136" height="18"' in page  # 顺丰
 
 
 def test_a_bar_chart_scales_to_its_longest_bar_and_escapes_its_words() -> None:
@@ -156,7 +157,7 @@ def test_the_period_chooses_the_rows(seeded: ConsoleWorld) -> None:
     person = seeded.sign_in("owner")
     before = person.get("/console/dashboard?from=2026-10-25&to=2026-10-31").text  # e only
     assert row(before, "success-table", 'data-group="kuaidi100:zto"') == [
-        "kuaidi100:zto", "1", "1", "0", "0", "0", "0", "0", "100.0%"]
+        "中通 (kuaidi100)", "1", "1", "0", "0", "0", "0", "0", "100.0%"]
     assert 'data-group="sf:sf"' not in before
     assert (text_of(before, "tile-fees"), text_of(before, "tile-dispute-rate")) == ("¥9.99", "0.0%")
     assert text_of(before, "tile-returns-stalled") == "1"  # returns are now, whatever the period
@@ -208,7 +209,7 @@ def test_only_owners_and_agents_see_it(console: ConsoleWorld) -> None:
 def test_another_shop_sees_only_its_own(seeded: ConsoleWorld) -> None:
     page = seeded.sign_in("owner", shop=1).get(WEEK).text
     assert row(page, "success-table", 'data-group="kuaidi100:zto"') == [
-        "kuaidi100:zto", "1", "1", "0", "0", "0", "0", "0", "100.0%"]
+        "中通 (kuaidi100)", "1", "1", "0", "0", "0", "0", "0", "100.0%"]
     assert 'data-group="sf:sf"' not in page
     assert tiles(page) == {
         "success-rate": "100.0%", "answer-p50": "1 分 0 秒", "answer-p95": "1 分 0 秒", "refund-p50": "—",

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse
 
 from lanjie.console import charts
 from lanjie.console.messages import Translator
+from lanjie.console.vocab import carrier_label
 from lanjie.console.web import Formats, engine_for, language, render, signed_in
 from lanjie.service import dashboard as service
 from lanjie.service.console_users import ConsoleSession, Role
@@ -63,10 +64,13 @@ def period_of(first: str, last: str, zone: ZoneInfo, now: datetime) -> Period:
     return Period(chosen[0], chosen[1], start, end, error)
 
 
-def duration(t: Translator, seconds: int | None) -> str:
-    """A duration as people read it: 45 秒, 2 分 5 秒, 3 小时 0 分, 2 天 4 小时."""
+def duration(t: Translator, seconds: float | None) -> str:
+    """A duration as people read it: 0.4 秒, 45 秒, 2 分 5 秒, 3 小时 0 分, 2 天 4 小时."""
     if seconds is None:
         return "—"
+    if seconds < 10:
+        return t("dashboard.dur.s", s=f"{seconds:.1f}")
+    seconds = round(seconds)
     if seconds < 60:
         return t("dashboard.dur.s", s=seconds)
     if seconds < 3600:
@@ -81,7 +85,10 @@ def percent(rate: float | None) -> str:
 
 
 def _group_label(t: Translator, breakdown: service.Breakdown, key: str) -> str:
-    return t(f"dashboard.stage.{key}") if breakdown == service.Breakdown.stage else key
+    if breakdown == service.Breakdown.stage:
+        return t(f"dashboard.stage.{key}")
+    plugin, _, courier = key.rpartition(":")
+    return f"{carrier_label(t, key)} ({plugin})" if plugin and plugin != courier else carrier_label(t, key)
 
 
 def _success_chart(t: Translator, figures: service.Dashboard) -> Markup:

@@ -18,7 +18,7 @@ The parcel's *stage* when an intercept was requested is not recorded anywhere: i
 parcel's scan history (``shipments.tracking_events``), as the status of the newest scan at or before the
 request (``created`` when there was none), the way the rules' dry run sees a past case.
 
-Durations are whole seconds; percentiles are nearest-rank (see ``percentile``).
+Durations are seconds to a tenth; percentiles are nearest-rank (see ``percentile``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ CLAIM_OPEN = (ClaimStatus.draft, ClaimStatus.filed, ClaimStatus.in_review, Claim
               ClaimStatus.approved, ClaimStatus.approved_partial)
 
 
-def percentile(values: Sequence[int], p: int) -> int | None:
+def percentile(values: Sequence[float], p: int) -> float | None:
     """The nearest-rank ``p``-th percentile (1 ≤ p ≤ 100) of ``values``: the smallest value with at least p%
     of the values at or below it, i.e. the ⌈p·n/100⌉-th smallest; None when there are none."""
     if not values:
@@ -71,11 +71,11 @@ class Spread:
     """How long something took: the number of cases measured, the median and the 95th percentile, in seconds."""
 
     count: int
-    p50_s: int | None
-    p95_s: int | None
+    p50_s: float | None
+    p95_s: float | None
 
     @classmethod
-    def of(cls, seconds: Sequence[int]) -> Spread:
+    def of(cls, seconds: Sequence[float]) -> Spread:
         return cls(len(seconds), percentile(seconds, 50), percentile(seconds, 95))
 
 
@@ -167,8 +167,9 @@ def _seconds(conn: sa.Connection, later: Any, earlier: Any) -> sa.ColumnElement[
     return sa.extract("epoch", sa.type_coerce(later, as_time) - sa.type_coerce(earlier, as_time))
 
 
-def _whole(values: Iterable[Any]) -> list[int]:
-    return [round(float(v)) for v in values if v is not None]
+def _tenths(values: Iterable[Any]) -> list[float]:
+    """Seconds to a tenth: a carrier answers in well under a second, which whole seconds would show as 0."""
+    return [round(float(v), 1) for v in values if v is not None]
 
 
 def figures(conn: sa.Connection, shop_id: str, starts_at: datetime, ends_at: datetime,
@@ -200,7 +201,7 @@ def figures(conn: sa.Connection, shop_id: str, starts_at: datetime, ends_at: dat
         shop_id=shop_id, starts_at=starts_at, ends_at=ends_at, breakdown=breakdown,
         intercepts=sorted(groups, key=lambda g: (-g.requested, g.key)) if breakdown == Breakdown.carrier
         else groups,
-        intercepts_total=total, to_answer=Spread.of(_whole(answered)), opened_to_refund=Spread.of(to_refund),
+        intercepts_total=total, to_answer=Spread.of(_tenths(answered)), opened_to_refund=Spread.of(to_refund),
         intercept_to_refund=Spread.of(from_intercept), cases=int(cases[0]), disputed=int(cases[1]),
         buyer_won=int(cases[2]), merchant_won=int(cases[3]), fees=fees, fees_other_minor=other,
         returned_ok=_returned_ok(conn, opened), claim_payouts=claim_payouts, claims_open=claims_open,
@@ -257,7 +258,7 @@ def _refund_times(conn: sa.Connection, shop_id: str,
                                   _seconds(conn, refunded.c.at, first.c.at))
                         .select_from(a).join(refunded, refunded.c.aftersale_id == a.c.id)
                         .outerjoin(first, first.c.aftersale_id == a.c.id).where(opened)).all()
-    return _whole(r[0] for r in rows), _whole(r[1] for r in rows)
+    return _tenths(r[0] for r in rows), _tenths(r[1] for r in rows)
 
 
 def _fees(conn: sa.Connection, in_period: sa.ColumnElement[bool]) -> tuple[Tally, dict[str, int]]:
