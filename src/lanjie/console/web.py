@@ -141,7 +141,8 @@ def render(request: Request, session: ConsoleSession | None, template: str, cont
     role = session.user.role if session else None
     nav = [(key, path, label) for key, path, label, roles in NAV if role in roles]
     t = Translator(lang)
-    shared = {"t": t, "lang": lang, "courier": lambda carrier: carrier_label(t, carrier), "languages": LANGUAGES, "money": formats.money,
+    shared = {"t": t, "lang": lang, "courier": lambda carrier: carrier_label(t, carrier), "languages": LANGUAGES,
+              "money": formats.money,
               "when": formats.when, "session": session, "user": session.user if session else None,
               "csrf": session.csrf_token if session else "", "nav": nav, "section": section,
               "here": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
