@@ -12,7 +12,7 @@ from lanjie.store import tables as t
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def test_sweep_deletes_old_keys_and_processed_pushes_only(engine: sa.Engine) -> None:
+def test_sweep_deletes_old_keys_processed_pushes_and_expired_sessions_only(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(t.shops.insert().values(id="s1", name="n", settlement_policy="on_accept", timezone="UTC",
                                              created_at=NOW, updated_at=NOW))
@@ -26,8 +26,15 @@ def test_sweep_deletes_old_keys_and_processed_pushes_only(engine: sa.Engine) -> 
              "received_at": NOW - age, "processed_at": processed}
             for key, age, processed in (("old", timedelta(days=8), NOW), ("new", timedelta(days=6), NOW),
                                         ("old-unprocessed", timedelta(days=9), None))])
-    assert sweep(engine, NOW) == {"idempotency_keys": 2, "inbox": 1}
+        conn.execute(t.console_users.insert().values(id="cu_1", shop_id="s1", login="ann", role="owner",
+                                                     password_hash="x", created_at=NOW, updated_at=NOW))
+        conn.execute(t.console_sessions.insert(), [
+            {"id": sid, "shop_id": "s1", "user_id": "cu_1", "csrf_token": "c", "created_at": NOW - timedelta(hours=12),
+             "expires_at": NOW + offset}
+            for sid, offset in (("expired", -timedelta(seconds=1)), ("live", timedelta(seconds=1)))])
+    assert sweep(engine, NOW) == {"idempotency_keys": 2, "inbox": 1, "console_sessions": 1}
     with engine.connect() as conn:
         assert sorted(conn.execute(sa.select(t.idempotency_keys.c.key)).scalars()) == ["fresh"]
         assert sorted(conn.execute(sa.select(t.inbox.c.message_key)).scalars()) == ["new", "old-unprocessed"]
-    assert sweep(engine, NOW) == {"idempotency_keys": 0, "inbox": 0}
+        assert list(conn.execute(sa.select(t.console_sessions.c.id)).scalars()) == ["live"]
+    assert sweep(engine, NOW) == {"idempotency_keys": 0, "inbox": 0, "console_sessions": 0}

@@ -1,4 +1,5 @@
-"""Periodic clean-up: expired idempotency keys (kept 72 h) and processed carrier pushes (kept 7 days)."""
+"""Periodic clean-up: expired idempotency keys (kept 72 h), processed carrier pushes (kept 7 days) and
+expired console sessions."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def sweep(engine: sa.Engine, now: datetime | None = None) -> dict[str, int]:
             t.idempotency_keys.c.created_at < now - IDEMPOTENCY_RETENTION)).rowcount
         pushes = conn.execute(t.inbox.delete().where(
             t.inbox.c.processed_at.is_not(None), t.inbox.c.received_at < now - INBOX_RETENTION)).rowcount
-    return {"idempotency_keys": keys, "inbox": pushes}
+        sessions = conn.execute(t.console_sessions.delete().where(
+            t.console_sessions.c.expires_at < now)).rowcount
+    return {"idempotency_keys": keys, "inbox": pushes, "console_sessions": sessions}
 
 
 async def run_housekeeping(engine: sa.Engine, stop: asyncio.Event, every_seconds: float = 3600.0) -> None:
