@@ -111,3 +111,12 @@ def test_the_shop_keeps_an_owner(console: ConsoleWorld) -> None:
     else:
         raise AssertionError("the last owner was demoted")
     assert [u.role for u in console_users.list_users(console.engine, shop)] == ["owner", "agent", "warehouse"]
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(console: ConsoleWorld) -> None:
+    client = console.anonymous()
+    data = {"login": "owner1@shop.test", "password": PASSWORD}
+    r = client.post("/console/sign-in", data=data, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    ours = client.post("/console/sign-in", data=data, headers={"Origin": console.base})
+    assert ours.status_code == 303 and ours.headers["set-cookie"].startswith("lanjie_session=")

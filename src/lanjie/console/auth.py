@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -36,6 +37,12 @@ def _throttled(failures: dict[tuple[str, str], list[float]], key: tuple[str, str
     return len(recent) >= MAX_FAILURES
 
 
+def _same_origin(request: Request) -> bool:
+    """The browser's Origin header, when it sends one, names this very host."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
+
+
 def home_for(role: Role) -> str:
     return "/console/receiving" if role is Role.warehouse else "/console/cases"
 
@@ -58,6 +65,8 @@ async def sign_in_page(request: Request, next: Annotated[str, Query(max_length=5
 async def sign_in_submit(request: Request, login: Annotated[str, Form(max_length=120)],
                          password: Annotated[str, Form(max_length=200)],
                          next: Annotated[str, Form(max_length=500)] = "") -> Response:
+    if not _same_origin(request):  # a form on another site must not sign the browser in (login CSRF)
+        return render(request, None, "forbidden.html", {"reason": "error.csrf"}, status_code=403)
     key = (request.client.host if request.client else "", login.strip().lower())
     now = time.monotonic()
     failures = _failures(request)
