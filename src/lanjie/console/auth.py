@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
