@@ -239,7 +239,9 @@ def test_a_person_rejects_on_douyin_and_the_buyers_escalation_is_followed(live: 
     r = live.post(f"/v1/aftersales/{case['id']}/reject", {
         "reason": "商品已发出，请拒收", "reason_code": "1", "evidence": ["https://e.example/waybill.jpg"]})
     assert (r.status_code, r.json()["status"]) == (202, "open"), r.text  # refused on Douyin first
-    rejected = live.wait_for(lambda: (c := live.case(case["id"]))["status"] == "rejected" and c)
+    # The platform's own word that it is rejected may be taken before the call's answer is recorded: wait for both.
+    rejected = live.wait_for(lambda: (c := live.case(case["id"]))["status"] == "rejected" and any(
+        e["type"] == "aftersale.platform_call" for e in c["timeline"]) and c, timeout=5)
     assert rejected["resolution"] == "rejected"
     calls = [e["payload"] for e in rejected["timeline"] if e["type"] == "aftersale.platform_call"]
     assert calls == [{"aftersale_id": case["id"], "operation": "reject_refund", "ok": True, "message": ""}]
