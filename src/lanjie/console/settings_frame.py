@@ -17,6 +17,7 @@ ObjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,80}$")]
 
 #: The settings' sections, in the sub-navigation's order: (key, path, message key).
 SECTIONS = [
+    ("shop", "/console/settings/shop", "settings.nav.shop"),
     ("carriers", "/console/settings/carriers", "settings.nav.carriers"),
     ("channels", "/console/settings/channels", "settings.nav.channels"),
     ("webhooks", "/console/settings/webhooks", "settings.nav.webhooks"),
@@ -25,7 +26,7 @@ SECTIONS = [
 ]
 
 #: What a redirect after a POST may announce (``?notice=…``); anything else in the URL is ignored.
-NOTICES = frozenset({"carrier_saved", "channel_saved", "webhook_enabled", "webhook_disabled", "webhook_deleted",
+NOTICES = frozenset({"shop_saved", "carrier_saved", "channel_saved", "webhook_enabled", "webhook_disabled", "webhook_deleted",
                      "redelivered", "key_revoked", "user_added", "user_role", "user_disabled", "user_enabled",
                      "user_password"})
 

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 
@@ -107,6 +108,14 @@ def get_shop(conn: sa.Connection, shop_id: str) -> Shop | None:
         return None
     return Shop(id=row.id, name=row.name, settlement_policy=SettlementPolicy(row.settlement_policy),
                 timezone=row.timezone)
+
+
+def set_timezone(engine: sa.Engine, shop_id: str, timezone: str) -> None:
+    """The shop's time zone (an IANA name such as Asia/Shanghai): the console shows its times in it."""
+    if timezone not in available_timezones():
+        raise ValueError(f"timezone: {timezone!r} is not an IANA time zone, e.g. Asia/Shanghai")
+    with engine.begin() as conn:
+        conn.execute(t.shops.update().where(t.shops.c.id == shop_id).values(timezone=timezone, updated_at=utcnow()))
 
 
 def set_settlement_policy(engine: sa.Engine, shop_id: str, policy: SettlementPolicy) -> None:
