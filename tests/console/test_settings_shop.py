@@ -30,7 +30,8 @@ def test_the_owner_changes_the_time_zone_and_times_move_with_it(console: Console
     assert '<option value="Asia/Shanghai" selected>' in page and '<option value="Europe/Berlin">' in page
     machine = console.machine(0)
     body = shipment_body("ZT7100000001", "TZ-1")
-    assert machine.post("/v1/shipments", json=body, headers={"Idempotency-Key": "tz-ship-0000000001"}).status_code == 201
+    shipped = machine.post("/v1/shipments", json=body, headers={"Idempotency-Key": "tz-ship-0000000001"})
+    assert shipped.status_code == 201
     case = machine.post("/v1/aftersales", headers={"Idempotency-Key": "tz-case-0000000001"}, json={
         "order_id": "TZ-1", "type": "refund_only_shipped", "refund_fen": 5900, "waybill_nos": ["ZT7100000001"]})
     created = case.json()["created_at"]
