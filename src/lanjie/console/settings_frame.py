@@ -27,8 +27,8 @@ SECTIONS = [
 
 #: What a redirect after a POST may announce (``?notice=…``); anything else in the URL is ignored.
 NOTICES = frozenset({"shop_saved", "carrier_saved", "channel_saved", "webhook_enabled", "webhook_disabled",
-                     "webhook_deleted", "redelivered", "key_revoked", "user_added", "user_role", "user_disabled", "user_enabled",
-                     "user_password"})
+                     "webhook_deleted", "redelivered", "key_revoked", "user_added", "user_role", "user_disabled",
+                     "user_enabled", "user_password"})
 
 
 def page(request: Request, session: ConsoleSession, template: str, sub: str, context: dict[str, Any] | None = None,
