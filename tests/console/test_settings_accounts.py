@@ -12,7 +12,7 @@ from lanjie.store import tables as t
 from tests.api.conftest import K100_KEY, K100_SECRET
 from tests.console.conftest import ConsoleWorld
 
-PAGES = ["/console/settings", "/console/settings/carriers", "/console/settings/channels",
+PAGES = ["/console/settings", "/console/settings/shop", "/console/settings/carriers", "/console/settings/channels",
          "/console/settings/webhooks", "/console/settings/api-keys", "/console/settings/users"]
 
 
@@ -44,8 +44,8 @@ def test_every_settings_page_renders_in_both_languages_with_its_sub_navigation(c
                                                                                lang: str) -> None:
     owner = console.sign_in("owner")
     owner.client.cookies.set("lanjie_lang", lang)
-    titles = {"zh-CN": ["快递账号", "销售渠道", "Webhook", "API 密钥", "用户"],
-              "en": ["Carrier accounts", "Sales channels", "Webhooks", "API keys", "Users"]}[lang]
+    titles = {"zh-CN": ["店铺", "快递账号", "销售渠道", "Webhook", "API 密钥", "用户"],
+              "en": ["Shop", "Carrier accounts", "Sales channels", "Webhooks", "API keys", "Users"]}[lang]
     for path in [*PAGES, "/console/settings/carriers?plugin=sf", "/console/settings/channels?plugin=taobao"]:
         r = owner.get(path)
         assert r.status_code == 200 and f'<html lang="{lang}">' in r.text, path
