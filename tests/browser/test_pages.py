@@ -96,3 +96,20 @@ def test_the_owner_sees_the_weeks_figures_dry_runs_the_rules_and_issues_an_api_k
     console.shot("settings-api-key")
     console.goto("/console/settings/api-keys")
     assert found.group(0) not in page.content()  # shown once
+
+
+def test_an_agent_tries_the_saved_rules_without_changing_them(console: Console) -> None:
+    live, page = console.live, console.page
+    intercepted(live, "ZT500000005", "O-AGENT-5")
+    rules = [{"name": "在途才拦", "conditions": ["in_transit"]}]
+    assert live.client.put("/v1/rules", json={"rules": rules}, headers={"Idempotency-Key": "agent-rules-0001"}
+                           ).status_code == 200
+    console.sign_in("agent")
+    console.goto("/console/rules")
+    expect(page.locator("#rules-read-only")).to_be_visible()
+    expect(page.locator("#rules-save")).to_have_count(0)
+    page.click("#rules-dry-run")
+    rows = page.locator("table#dry-run-results tr[data-case-id]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("在途才拦")
+    assert [r["name"] for r in live.client.get("/v1/rules").json()["rules"]] == ["在途才拦"]

@@ -25,6 +25,8 @@ CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 #: Route tags an agent may read but not change (the shop's settings belong to its owners).
 _AGENT_READ_ONLY = {"shop", "rules", "webhooks", "carriers", "channels"}
+#: POSTs that change nothing (an agent may make them under a read-only tag).
+_READS_BY_POST = {"/v1/rules/dry-run"}
 #: The only route tags the warehouse's role reaches: scan, inspect, photograph, receive.
 _WAREHOUSE = {"receiving", "files", "events"}
 
@@ -84,5 +86,6 @@ def _check_console_call(request: Request, session: ConsoleSession) -> None:
     role = session.user.role
     if role is Role.warehouse and not tags <= _WAREHOUSE:
         raise Problem(403, "Forbidden", "the warehouse role may only scan, inspect and receive returns")
-    if role is Role.agent and request.method not in _SAFE_METHODS and tags & _AGENT_READ_ONLY:
+    if (role is Role.agent and request.method not in _SAFE_METHODS and tags & _AGENT_READ_ONLY
+            and getattr(route, "path", "") not in _READS_BY_POST):
         raise Problem(403, "Forbidden", "only the shop's owners change its settings")

@@ -213,11 +213,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    $("rules-dry-run").addEventListener("click", guarded(dryRun));  // an agent may try the saved rules too
     if (!page().editable) return;
     $("rule-add").addEventListener("click", addRule);
     $("rules-list").addEventListener("click", onAction);
     $("rules-form").addEventListener("submit", guarded(save));
-    $("rules-dry-run").addEventListener("click", guarded(dryRun));
     renumber();
   });
 })();
