@@ -150,6 +150,7 @@ _PAGES = {
     "cases.empty": ("暂无售后单", "No cases yet"),
     "cases.empty_filtered": ("没有符合条件的售后单", "No cases match these filters"),
     "cases.col.pick": ("选择", "Select"),
+    "cases.pick_all": ("全选本页售后单", "Select every case on this page"),
     "cases.col.order": ("订单号", "Order"),
     "cases.col.type": ("类型", "Type"),
     "cases.col.parcels": ("包裹", "Parcels"),

@@ -7,6 +7,8 @@
 
   function reapply() {
     for (const box of boxes()) box.checked = picked.has(box.value);
+    const all = document.getElementById("pick-all");
+    if (all) all.checked = boxes().length > 0 && boxes().every((box) => box.checked);
   }
 
   function format(text, fields) {
@@ -58,8 +60,16 @@
     for (const box of boxes()) if (box.checked) picked.add(box.value);
     document.addEventListener("change", (event) => {
       const box = event.target;
-      if (!(box instanceof HTMLInputElement) || box.name !== "case") return;
-      if (box.checked) picked.add(box.value); else picked.delete(box.value);
+      if (!(box instanceof HTMLInputElement)) return;
+      if (box.id === "pick-all") {
+        for (const one of boxes()) {
+          one.checked = box.checked;
+          if (box.checked) picked.add(one.value); else picked.delete(one.value);
+        }
+      } else if (box.name === "case") {
+        if (box.checked) picked.add(box.value); else picked.delete(box.value);
+        reapply();
+      }
     });
     document.addEventListener("lanjie:refreshed", reapply);
     const button = document.getElementById("batch-intercept");
