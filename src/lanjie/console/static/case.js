@@ -12,14 +12,6 @@
     return words[value] || value || "";
   }
 
-  function money(fen) {
-    if (fen === null || fen === undefined) return "—";
-    const sign = fen < 0 ? "-" : "";
-    const abs = Math.abs(Math.trunc(fen));
-    const yuan = Math.floor(abs / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    return sign + "¥" + yuan + "." + String(abs % 100).padStart(2, "0");
-  }
-
   function el(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined) node.textContent = text;
@@ -41,7 +33,7 @@
       word("tracking", p.tracking_status)));
     li.appendChild(el("div", p.can_intercept ? lanjie.L("js.case.can")
       : lanjie.L("js.case.cannot") + word("intercept_reason", p.reason), p.can_intercept ? "notice" : "error"));
-    const fee = p.fee_fen === null || p.fee_fen === undefined ? lanjie.L("js.case.fee_unknown") : money(p.fee_fen);
+    const fee = p.fee_fen === null || p.fee_fen === undefined ? lanjie.L("js.case.fee_unknown") : lanjie.money(p.fee_fen);
     li.appendChild(el("div", lanjie.L("js.case.fee") + fee, "fee"));
     li.appendChild(el("div", lanjie.L("js.case.payer") + word("fee_payer", p.fee_payer), "payer"));
     if (p.carrier_check && p.carrier_check.status === "unavailable") {
@@ -49,7 +41,7 @@
     }
     li.appendChild(el("div", lanjie.L("js.case.items") + p.items.map((i) => i.name + " × " + i.qty).join(", ")));
     if (p.shared_with_other_items) {
-      li.appendChild(el("div", lanjie.L("js.case.other_items") + money(p.other_items_value_fen), "other-items"));
+      li.appendChild(el("div", lanjie.L("js.case.other_items") + lanjie.money(p.other_items_value_fen), "other-items"));
     }
     return li;
   }

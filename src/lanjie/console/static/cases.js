@@ -11,10 +11,6 @@
     if (all) all.checked = boxes().length > 0 && boxes().every((box) => box.checked);
   }
 
-  function format(text, fields) {
-    return text.replace(/\{(\w+)\}/g, (all, name) => (name in fields ? String(fields[name]) : all));
-  }
-
   function reasonOf(result) {
     const problem = result.problem || {};
     const vocabulary = JSON.parse((document.getElementById("cases-vocabulary") || {}).textContent || "{}");
@@ -42,11 +38,11 @@
         li.dataset.outcome = result.result;
         const row = document.querySelector('#cases tr[data-case-id="' + CSS.escape(result.aftersale_id) + '"] .order');
         const name = row ? row.textContent.trim() : result.aftersale_id;
-        li.textContent = format(lanjie.L("js.cases.result." + result.result),
+        li.textContent = lanjie.fill(lanjie.L("js.cases.result." + result.result),
           { order: name, reason: reasonOf(result) });
         list.appendChild(li);
       }
-      status.textContent = format(lanjie.L("js.cases.batch_done"), answer);
+      status.textContent = lanjie.fill(lanjie.L("js.cases.batch_done"), answer);
       picked.clear();
       reapply();
     } catch (err) {

@@ -3,6 +3,8 @@
 //
 //   lanjie.api(method, path, body?)   → parsed JSON; throws Error with .status and .problem on failure
 //   lanjie.L("js.key")                → the message in the page's language
+//   lanjie.fill(text, {name: value})  → the message with its {name} fields filled in
+//   lanjie.money(fen)                 → ¥1,234.56, as the server's pages show money
 //   lanjie.onEvent(fn)                → fn({id, type, aftersale_id, subject_type, subject_id, payload, at})
 //   <div data-fragment="/console/…" data-live-cases="cs_1 cs_2"> or data-live-any
 //                                     → re-fetched (server-rendered HTML) when an event concerns it
@@ -14,6 +16,18 @@
   const messages = messagesNode ? JSON.parse(messagesNode.textContent || "{}") : {};
 
   function L(key) { return Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key; }
+
+  function fill(text, fields) {
+    return text.replace(/\{(\w+)\}/g, (all, name) => (name in fields ? String(fields[name]) : all));
+  }
+
+  function money(fen) {
+    if (fen === null || fen === undefined) return "—";
+    const sign = fen < 0 ? "-" : "";
+    const abs = Math.abs(Math.trunc(fen));
+    const yuan = Math.floor(abs / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return sign + "¥" + yuan + "." + String(abs % 100).padStart(2, "0");
+  }
 
   function newKey() {
     const bytes = new Uint8Array(16);
@@ -110,6 +124,6 @@
     });
   }
 
-  window.lanjie = { api, L, onEvent, refresh, newKey, csrf };
+  window.lanjie = { api, L, fill, money, onEvent, refresh, newKey, csrf };
   document.addEventListener("DOMContentLoaded", watchFragments);
 })();

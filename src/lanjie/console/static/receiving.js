@@ -7,7 +7,6 @@ const L = (key) => window.lanjie.L("js.receiving." + key);
 const WAYBILL = /^[A-Za-z0-9-]{4,40}$/;
 let current = null;  // {waybill, parcel, counts: {sku: n}, inspection, photos: [{id, name}], uploads, idem}
 
-const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
 // The domain's words (case and return statuses, couriers) in the page's language, from the server.
 const VOCAB = JSON.parse(($("receiving-vocab") || {}).textContent || "{}");
 const word = (kind, value) => ((VOCAB[kind] || {})[value]) || value;
@@ -60,10 +59,10 @@ function show(waybill, found) {
     (found.matched_by === "return_waybill_no" ? ` (${L("return_no")} ${waybill})` : "");
   const facts = [
     [L("case"), found.case.id], [L("order"), found.case.order_id],
-    [L("status"), word("case_status", found.case.status)], [L("refund"), yuan(found.case.refund_fen)],
+    [L("status"), word("case_status", found.case.status)], [L("refund"), window.lanjie.money(found.case.refund_fen)],
     [L("carrier"), courier(parcel.carrier)],
     [L("return"), leg ? word("return_status", leg.status) : L("no_intercept")],
-    [L("goods"), yuan(parcel.value_fen)],
+    [L("goods"), window.lanjie.money(parcel.value_fen)],
   ];
   if (found.parcels.length > 1) {
     facts.push([L("other_parcels"), found.parcels.filter((p) => !p.scanned)

@@ -4,10 +4,6 @@
   "use strict";
   const $ = (id) => document.getElementById(id);
 
-  function fill(text, fields) {
-    return text.replace(/\{(\w+)\}/g, (m, name) => (name in fields ? String(fields[name]) : m));
-  }
-
   function page() {
     const node = $("rules-page");
     return node ? JSON.parse(node.textContent || "{}") : {};
@@ -26,9 +22,9 @@
       node.querySelectorAll("[aria-describedby]").forEach((el) => {
         el.setAttribute("aria-describedby", el.getAttribute("aria-describedby").replace(/^rule-[^-]+-/, "rule-" + i + "-"));
       });
-      node.querySelector("[data-rule-title]").textContent = fill(lanjie.L("js.rules.rule"), { n });
+      node.querySelector("[data-rule-title]").textContent = lanjie.fill(lanjie.L("js.rules.rule"), { n });
       node.querySelectorAll("button[data-action]").forEach((b) => {
-        b.setAttribute("aria-label", fill(b.getAttribute("data-label"), { n }));
+        b.setAttribute("aria-label", lanjie.fill(b.getAttribute("data-label"), { n }));
       });
     });
     $("rules-empty").hidden = rules().length > 0;
@@ -127,7 +123,7 @@
       const parts = first.field.split(".");
       const key = parts.find((p) => lanjie.L("js.rules.field." + p) !== "js.rules.field." + p);
       const index = parts[0] === "rules" && /^\d+$/.test(parts[1] || "") ? Number(parts[1]) : null;
-      const where = index !== null ? fill(lanjie.L("js.rules.rule"), { n: index + 1 }) + " · " : "";
+      const where = index !== null ? lanjie.fill(lanjie.L("js.rules.rule"), { n: index + 1 }) + " · " : "";
       text = where + (key ? lanjie.L("js.rules.field." + key) : first.field) + ": " + first.message;
       if (index !== null && rules()[index]) {
         const name = key === "fee_ceiling_fen" ? "fee_ceiling" : key;
@@ -206,7 +202,7 @@
     }
     const v = report.summary.verdicts;
     $("dry-run-summary").textContent = report.cases.length === 0 ? lanjie.L("js.rules.no_cases") :
-      fill(lanjie.L("js.rules.summary"), { cases: report.summary.cases, intercept: v.intercept, wait: v.wait,
+      lanjie.fill(lanjie.L("js.rules.summary"), { cases: report.summary.cases, intercept: v.intercept, wait: v.wait,
         skip: v.skip, agreed: report.summary.agreed_with_what_happened });
     $("rules-status").textContent = "";
     $("dry-run").hidden = false;
