@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lanjie.service import console_users
+from lanjie.settings import Settings
 from lanjie.store import tables as t
 from tests.console.conftest import PASSWORD, ConsoleWorld
 
@@ -26,6 +27,7 @@ def test_signing_in_sets_an_httponly_strict_cookie_and_lands_on_the_roles_home(c
 
 
 def test_the_secure_flag_is_on_by_default(console: ConsoleWorld) -> None:
+    assert Settings.model_fields["console_secure_cookies"].default is True  # the fixture turned it off
     console.container.settings.console_secure_cookies = True
     r = console.anonymous().post("/console/sign-in", data={"login": "owner1@shop.test", "password": PASSWORD})
     assert "; Secure" in r.headers["set-cookie"]
