@@ -30,12 +30,12 @@ lint:
 test-sqlite:
 	LANJIE_TEST_DATABASE=sqlite $(BIN)/pytest
 
-# Runs when PostgreSQL answers; with LANJIE_REQUIRE_POSTGRES=1 (CI) an unreachable server is a failure.
+# Runs when PostgreSQL at PG_URL answers (the tests make their own database beside PG_URL's, through `postgres`); with LANJIE_REQUIRE_POSTGRES=1 (CI) an unreachable server is a failure.
 test-postgres:
-	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+	@if $(BIN)/python -c "import sys, psycopg; psycopg.connect(sys.argv[1].replace('+psycopg', '').rsplit('/', 1)[0] + '/postgres', connect_timeout=3).close()" "$(PG_URL)" 2>/dev/null; then \
 		LANJIE_TEST_DATABASE=$(PG_URL) $(BIN)/pytest; \
-	elif [ "$$LANJIE_REQUIRE_POSTGRES" = 1 ]; then echo "PostgreSQL not reachable at 127.0.0.1:5432" >&2; exit 1; \
-	else echo "PostgreSQL not reachable at 127.0.0.1:5432: PostgreSQL run skipped"; fi
+	elif [ "$$LANJIE_REQUIRE_POSTGRES" = 1 ]; then echo "PostgreSQL not reachable at $(PG_URL)" >&2; exit 1; \
+	else echo "PostgreSQL not reachable at $(PG_URL): PostgreSQL run skipped"; fi
 
 bench: install
 	$(BIN)/python bench/intercept_latency.py
