@@ -3,6 +3,12 @@
 The key row is claimed in a short transaction of its own (so a concurrent duplicate sees it and
 answers 409), then completed in the same transaction as the business change. A business-rule
 refusal is stored and replayed like a success; any other failure releases the key.
+
+A claim is identified by the time it was made (``created_at``), which works as its token: taking over
+an abandoned claim is a compare-and-set on that time, and storing the answer or releasing the key
+happens only while the row still carries our own time. So of several duplicates that find the same
+abandoned key at once exactly one runs, and a request whose claim was taken over while it ran writes
+nothing (its transaction rolls back) and answers 409.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -56,7 +63,25 @@ def key_of(request: Request) -> str:
     return key
 
 
-def _claim(engine: sa.Engine, shop_id: str, key: str, fp: str) -> JSONResponse | None:
+@dataclass(frozen=True)
+class _Claim:
+    """The key row we hold while the request runs; ``claimed_at`` is our token on it."""
+
+    shop_id: str
+    key: str
+    claimed_at: datetime
+
+    def mine(self) -> sa.ColumnElement[bool]:
+        k = t.idempotency_keys
+        return sa.and_(k.c.shop_id == self.shop_id, k.c.key == self.key, k.c.response_status == IN_FLIGHT,
+                       k.c.created_at == self.claimed_at)
+
+
+class _TakenOver(Exception):
+    """Our claim was taken over by a duplicate (we ran past ABANDONED_AFTER): our work must not count."""
+
+
+def _claim(engine: sa.Engine, shop_id: str, key: str, fp: str) -> JSONResponse | _Claim:
     now = utcnow()
     k = t.idempotency_keys
     with engine.begin() as conn:
@@ -71,15 +96,18 @@ def _claim(engine: sa.Engine, shop_id: str, key: str, fp: str) -> JSONResponse |
                                     media_type=media, headers={"Idempotent-Replayed": "true"})
             if now - row.created_at < ABANDONED_AFTER:
                 raise _in_flight()
-            conn.execute(k.update().where(k.c.shop_id == shop_id, k.c.key == key).values(created_at=now))
-            return None
+            # Compare-and-set: of several duplicates that saw the same abandoned claim, one wins.
+            seen = _Claim(shop_id, key, row.created_at)
+            if conn.execute(k.update().where(seen.mine()).values(created_at=now)).rowcount != 1:
+                raise _in_flight()
+            return _Claim(shop_id, key, now)
         try:
             with conn.begin_nested():
                 conn.execute(k.insert().values(shop_id=shop_id, key=key, fingerprint=fp,
                                                response_status=IN_FLIGHT, response_body="", created_at=now))
         except sa.exc.IntegrityError:
             raise _in_flight() from None
-    return None
+    return _Claim(shop_id, key, now)
 
 
 def _in_flight() -> Problem:
@@ -87,16 +115,16 @@ def _in_flight() -> Problem:
                    type_="/problems/idempotency-key-in-flight", headers={"Retry-After": "1"})
 
 
-def _store(conn: sa.Connection, shop_id: str, key: str, status: int, body: Any) -> None:
-    k = t.idempotency_keys
-    conn.execute(k.update().where(k.c.shop_id == shop_id, k.c.key == key).values(
+def _store(conn: sa.Connection, claim: _Claim, status: int, body: Any) -> None:
+    stored = conn.execute(t.idempotency_keys.update().where(claim.mine()).values(
         response_status=status, response_body=json.dumps(body, ensure_ascii=False)))
+    if stored.rowcount != 1:
+        raise _TakenOver
 
 
-def _release(engine: sa.Engine, shop_id: str, key: str) -> None:
-    k = t.idempotency_keys
+def _release(engine: sa.Engine, claim: _Claim) -> None:
     with engine.begin() as conn:
-        conn.execute(k.delete().where(k.c.shop_id == shop_id, k.c.key == key, k.c.response_status == IN_FLIGHT))
+        conn.execute(t.idempotency_keys.delete().where(claim.mine()))
 
 
 async def idempotent(request: Request, shop_id: str, status: int,
@@ -114,14 +142,14 @@ async def idempotent(request: Request, shop_id: str, status: int,
     engine: sa.Engine = request.app.state.container.for_shop(shop_id)
 
     def run() -> JSONResponse:
-        replay = _claim(engine, shop_id, key, fp)
-        if replay is not None:
-            return replay
+        claim = _claim(engine, shop_id, key, fp)
+        if isinstance(claim, JSONResponse):
+            return claim  # a replay
         try:
             with UnitOfWork(engine, utcnow(), on_commit=on_commit) as uow:
                 try:
                     body = work(uow)
-                    _store(uow.conn, shop_id, key, status, body)
+                    _store(uow.conn, claim, status, body)
                     uow.commit()
                     return JSONResponse(body, status_code=status)
                 except DomainError as exc:
@@ -129,16 +157,19 @@ async def idempotent(request: Request, shop_id: str, status: int,
                     refusal = problem_for(exc)
                     assert refusal is not None
             with engine.begin() as conn:
-                _store(conn, shop_id, key, refusal.status, refusal.body())
+                _store(conn, claim, refusal.status, refusal.body())
             return refusal.response()
+        except _TakenOver:
+            # A duplicate took the key over while we ran: nothing of ours was kept; its answer will be.
+            return _in_flight().response()
         except (sa.exc.IntegrityError, StaleCase):
             # Another request changed the same thing at the same moment (two keys, one waybill):
             # nothing was written; the client may retry with this key and get a definite answer.
-            _release(engine, shop_id, key)
+            _release(engine, claim)
             return Problem(409, "Conflict", "a concurrent request changed the same object; retry",
                            type_="/problems/concurrent-change", headers={"Retry-After": "1"}).response()
         except BaseException:
-            _release(engine, shop_id, key)
+            _release(engine, claim)
             raise
 
     return await anyio.to_thread.run_sync(run)
