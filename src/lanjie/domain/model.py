@@ -132,11 +132,26 @@ class AfterSale(PlatformSide):
     def _record(self, type_: str, subject_type: str, subject_id: str, **payload: Any) -> None:
         self.events.append(Event(type_, subject_type, subject_id, {"aftersale_id": self.id, **payload}))
 
+    def _check_move(self, target: CaseStatus) -> None:
+        """Raise IllegalTransition unless the case may go to ``target`` now (staying put is no move).
+
+        A command that changes other things first (a refund, an event) calls this before any of them,
+        so that a refused command leaves the case exactly as it was.
+        """
+        if target == self.status:
+            return
+        advance("aftersale", CASE_TRANSITIONS, self.status, target)
+        # A live refund finishes first: the money is already asked for, and only its success or its
+        # failure moves the case on (refunding -> needs_attention is the failed refund's edge).
+        if target == CaseStatus.needs_attention and self.live_refund is not None:
+            raise IllegalTransition("aftersale", self.status, target)
+
     def _move(self, target: CaseStatus) -> None:
         if target == self.status:
             return
+        self._check_move(target)
         previous = self.status
-        self.status = advance("aftersale", CASE_TRANSITIONS, self.status, target)
+        self.status = target
         if target != CaseStatus.needs_attention and self.attention != "clawback":
             self.attention = ""
         self._record("aftersale.status_changed", "aftersale", self.id, **{"from": previous, "to": target})
@@ -335,9 +350,9 @@ class AfterSale(PlatformSide):
             self.needs_person(why)
 
     def needs_person(self, why: str) -> None:
-        """Send the case to a person's queue, saying why."""
-        self.attention = why
+        """Send the case to a person's queue, saying why; refused while a refund is live (it finishes first)."""
         self._move(CaseStatus.needs_attention)
+        self.attention = why
 
     def parcel_refused(self, now: datetime, *, waybill_no: str, tracking_status: str) -> None:
         """Under 拒签后退款 the buyer refused the parcel (or it is on its way back): the refund is due."""
@@ -405,6 +420,7 @@ class AfterSale(PlatformSide):
 
     def refund_succeeded(self, refund_id: str) -> None:
         refund = self.refund(refund_id)
+        self._check_move(CaseStatus.completed)  # before the refund moves: all or nothing
         refund.move(RefundStatus.succeeded)
         self._record("refund.succeeded", "refund", refund.id, refund_no=refund.refund_no,
                      amount_fen=refund.amount_fen)
@@ -414,6 +430,8 @@ class AfterSale(PlatformSide):
 
     def refund_failed(self, refund_id: str, message: str) -> None:
         refund = self.refund(refund_id)
+        if self.status != CaseStatus.needs_attention:  # before the refund moves: all or nothing
+            advance("aftersale", CASE_TRANSITIONS, self.status, CaseStatus.needs_attention)
         refund.move(RefundStatus.failed)
         self._record("refund.failed", "refund", refund.id, message=message)
         self.needs_person("refund_failed")

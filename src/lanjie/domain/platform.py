@@ -39,7 +39,11 @@ class PlatformSide:
                      trigger=trigger, wait_until=wait_until.isoformat() if wait_until else None)
 
     def deadline_alert(self, deadline_at: datetime) -> None:
-        """The platform's deadline is near and nothing settles the case: a person must look now."""
+        """The platform's deadline is near and nothing settles the case: a person must look now.
+
+        Refused (nothing recorded) on a closed case and while a refund is live: that refund settles it.
+        """
+        self._check_move(CaseStatus.needs_attention)
         self._record("aftersale.deadline_alert", "aftersale", self.id, deadline_at=deadline_at.isoformat(),
                      status=self.status)
         self.needs_person("deadline")

@@ -177,6 +177,7 @@ CASE_TRANSITIONS: Mapping[CaseStatus, frozenset[CaseStatus]] = {
         {CaseStatus.intercepting, CaseStatus.refunding, CaseStatus.needs_attention, CaseStatus.rejected,
          CaseStatus.cancelled}
     ),
+    # To needs_attention only once the refund failed: a live refund finishes first (AfterSale._check_move).
     CaseStatus.refunding: frozenset({CaseStatus.completed, CaseStatus.needs_attention}),
     CaseStatus.completed: frozenset(),
     CaseStatus.rejected: frozenset(),
