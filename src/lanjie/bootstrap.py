@@ -17,6 +17,7 @@ from lanjie.channels.base import Channel
 from lanjie.channels.registry import load_channels
 from lanjie.files import store_from_settings
 from lanjie.files.store import FileStore
+from lanjie.service import dead_jobs
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.channel_jobs import ChannelJobs
 from lanjie.service.channels import ChannelGateway
@@ -65,7 +66,8 @@ class Container:
                     **self.webhooks.handlers()}
         self.worker = Worker(self.engine, handlers, concurrency=s.worker_concurrency,
                              poll_seconds=s.worker_poll_seconds, lease_seconds=s.job_lease_seconds,
-                             default_limit=s.carrier_concurrency, reap_every_seconds=s.job_reap_seconds)
+                             default_limit=s.carrier_concurrency, reap_every_seconds=s.job_reap_seconds,
+                             on_dead=dead_jobs.record)
         self.wake_hooks.append(self.worker.wake)
         return self.worker
 

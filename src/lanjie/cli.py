@@ -207,11 +207,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    from lanjie.service import dead_jobs
     from lanjie.store import jobs
 
     with _database(migrated=False) as engine:
         if args.retry is not None:
-            ok = jobs.retry_dead(engine, job_id=args.retry)
+            ok = dead_jobs.retry(engine, args.retry)  # also takes the job_dead flag off its cases
             print("requeued" if ok else "no dead job with that id")
             return 0 if ok else 1
         print(json.dumps(jobs.stats(engine)))
@@ -436,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("jobs", help="job queue counts and jobs; --retry ID requeues a dead job")
     p.add_argument("--status", choices=["queued", "running", "succeeded", "dead"])
     p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--retry", type=int, metavar="JOB_ID")
+    p.add_argument("--retry", type=int, metavar="JOB_ID",
+                   help="requeue a dead job with fresh attempts and clear its cases' job_dead flag")
     p.set_defaults(func=cmd_jobs)
     return parser
 

@@ -11,6 +11,9 @@ happens next:
     LeaseLost                    nothing: the job was taken back and belongs to another run
     any other Exception          queued again after a backoff; dead when out of attempts
 
+A job that goes dead (here or in the reaper) is passed to ``on_dead`` in the transaction of the dead
+mark, so whatever the job served can say so to a person.
+
 This module knows nothing of lanjie's domain: `bootstrap` builds the handlers and runs the worker.
 """
 
@@ -33,8 +36,6 @@ import sqlalchemy as sa
 
 from lanjie.store import jobs
 from lanjie.store.jobs import Job, LeaseLost, PermanentJobError, RetryLater
-
-__all__ = ["Handler", "PermanentJobError", "RetryLater", "Worker", "default_worker_id"]
 
 __all__ = ["Handler", "PermanentJobError", "RetryLater", "Worker", "default_worker_id"]
 
@@ -78,6 +79,7 @@ class Worker:
         reap_every_seconds: float = 5.0,
         shutdown_grace_seconds: float = 10.0,
         clock: Callable[[], datetime] = _utcnow,
+        on_dead: jobs.DeadHook | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -92,6 +94,7 @@ class Worker:
         self.reap_every_seconds = reap_every_seconds
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.clock = clock  # tests inject a fake clock to step over backoffs and leases
+        self.on_dead = on_dead
         self._tasks: set[asyncio.Task[None]] = set()
         self._ran = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -210,7 +213,7 @@ class Worker:
 
     async def _reap(self) -> None:
         try:
-            taken = await self._db(jobs.reap, now=self.clock())
+            taken = await self._db(jobs.reap, now=self.clock(), on_dead=self.on_dead)
         except Exception:
             log.exception("reaping expired leases failed")
             return
@@ -249,7 +252,7 @@ class Worker:
         handler = self.handlers.get(job.kind)
         if handler is None:
             await self._db(jobs.fail, job_id=job.id, worker_id=self.worker_id, retry=False,
-                           error=f"no handler for job kind {job.kind!r}", now=self.clock())
+                           error=f"no handler for job kind {job.kind!r}", now=self.clock(), on_dead=self.on_dead)
             log.error("job %d: no handler for job kind %r; marked dead", job.id, job.kind)
             return
         log.debug("job %d (%s) attempt %d/%d", job.id, job.kind, job.attempts, job.max_attempts)
@@ -264,7 +267,7 @@ class Worker:
         except Exception as exc:
             retry = getattr(exc, "permanent", False) is not True
             status = await self._db(jobs.fail, job_id=job.id, worker_id=self.worker_id, error=_describe(exc),
-                                    retry=retry, now=self.clock())
+                                    retry=retry, now=self.clock(), on_dead=self.on_dead)
             level = logging.ERROR if status == jobs.JobStatus.DEAD else logging.WARNING
             log.log(level, "job %d (%s) attempt %d/%d failed, now %s", job.id, job.kind, job.attempts,
                     job.max_attempts, status, exc_info=exc)

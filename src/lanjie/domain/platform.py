@@ -48,6 +48,20 @@ class PlatformSide:
                      status=self.status)
         self.needs_person("deadline")
 
+    def job_dead(self, *, job_id: int, kind: str, attempts: int, error: str, retry: str) -> None:
+        """A job working for this case gave up: flag the case for a person without moving its status, so
+        the job, retried (``retry`` says how), carries on from where it stopped."""
+        self._record("job.dead", "aftersale", self.id, job_id=job_id, kind=kind, attempts=attempts, error=error,
+                     retry=retry)
+        if not self.attention:  # an earlier reason already puts the case before a person: keep it
+            self.attention = "job_dead"
+
+    def job_retried(self, *, job_id: int, kind: str) -> None:
+        """A person sent a dead job back to the queue."""
+        self._record("job.retried", "aftersale", self.id, job_id=job_id, kind=kind)
+        if self.attention == "job_dead":
+            self.attention = ""
+
     # ----------------------------------------------------------------- the platform's side
     def platform_changed(self, *, version: str, status: PlatformStatus, type: CaseType, refund_fen: int,
                          deadline_at: datetime | None, arbitration: ArbitrationStatus,

@@ -21,7 +21,7 @@ class CaseFilter:
     carrier: str | None = None  # "kuaidi100:zto" or "zto"
     waybill_no: str | None = None
     channel: str | None = None
-    needs_person: bool | None = None  # status needs_attention or an open clawback
+    needs_person: bool | None = None  # status needs_attention, an open clawback or a dead job
     deadline_before: datetime | None = None  # undecided cases whose platform deadline falls before it
     q: str | None = None  # an order id or waybill number, or the start of one (any case)
 
@@ -37,7 +37,8 @@ def case_query(shop_id: str, f: CaseFilter) -> sa.Select[tuple[object, ...]]:
     if f.channel:
         query = query.where(a.c.channel == f.channel)
     if f.needs_person is not None:
-        flagged = sa.or_(a.c.status == CaseStatus.needs_attention, a.c.attention == "clawback")
+        # A reason without that status: an open clawback, a dead job (the case's status stays put).
+        flagged = sa.or_(a.c.status == CaseStatus.needs_attention, a.c.attention.in_(("clawback", "job_dead")))
         query = query.where(flagged if f.needs_person else sa.not_(flagged))
     if f.deadline_before is not None:
         query = query.where(a.c.deadline_at.is_not(None), a.c.deadline_at < f.deadline_before,

@@ -17,11 +17,16 @@ from lanjie.store import tables as t
 
 
 class UnitOfWork:
-    """``with UnitOfWork(engine, now) as uow: … uow.commit()``; leaving without commit rolls back."""
+    """``with UnitOfWork(engine, now) as uow: … uow.commit()``; leaving without commit rolls back.
+
+    ``within``: work inside a transaction the caller holds (a savepoint of it), so the changes commit
+    or roll back with the caller's own writes (the job queue's dead mark).
+    """
 
     def __init__(self, engine: sa.Engine, now: datetime, *, on_commit: Callable[[], None] | None = None,
-                 read_only: bool = False):
+                 read_only: bool = False, within: sa.Connection | None = None):
         self.engine, self.now, self.read_only = engine, now, read_only
+        self._within = within
         self._on_commit = on_commit
         self._cases: dict[str, AfterSale] = {}
         self._loaded: dict[str, dict[str, Any]] = {}  # rows as read, to write back only changes
@@ -33,6 +38,10 @@ class UnitOfWork:
         self._jobs = 0
 
     def __enter__(self) -> UnitOfWork:
+        if self._within is not None:
+            self.conn = self._within
+            self._tx: sa.Transaction = self.conn.begin_nested()
+            return self
         self.conn = self.engine.connect()
         self._tx = self.conn.begin()
         return self
@@ -41,7 +50,8 @@ class UnitOfWork:
                  tb: TracebackType | None) -> None:
         if self._tx.is_active:
             self._tx.rollback()
-        self.conn.close()
+        if self._within is None:
+            self.conn.close()
 
     # ---------------------------------------------------------------- cases
     def case(self, shop_id: str, case_id: str) -> AfterSale | None:

@@ -12,12 +12,16 @@ that dies leaves its job ``running`` with a lease that runs out; `reap` takes it
                         │ fail (attempts used up, or permanent) / reap (attempts used up)
                         ▼
                        dead ──retry_dead──► queued
+
+A job that goes dead is reported to the caller's ``on_dead`` hook in the transaction of the dead
+mark (in a savepoint, so a failing hook cannot keep the job alive): nothing gives up unseen.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +37,8 @@ from lanjie.store.tables import jobs
 __all__ = [
     "BACKOFF_BASE_SECONDS",
     "BACKOFF_CAP_SECONDS",
+    "DeadHook",
+    "DeadJob",
     "Job",
     "JobStatus",
     "LeaseLost",
@@ -58,6 +64,7 @@ BACKOFF_CAP_SECONDS = 300.0
 _MAX_ERROR_CHARS = 4000
 
 _rng = random.Random()
+log = logging.getLogger("lanjie.jobs")
 
 
 class JobStatus(StrEnum):
@@ -104,6 +111,33 @@ class Job:
     max_attempts: int
     concurrency_key: str | None
     locked_by: str  # the worker id to pass to `complete`
+
+
+@dataclass(frozen=True)
+class DeadJob:
+    """A job that has just gone dead, as the `on_dead` hook sees it."""
+
+    id: int
+    kind: str
+    shop_id: str | None
+    payload: dict[str, Any]
+    attempts: int
+    error: str
+
+
+# Called with the connection of the dead mark's transaction; its writes commit with the mark.
+DeadHook = Callable[[sa.Connection, DeadJob], None]
+
+
+def _report_dead(conn: sa.Connection, on_dead: DeadHook | None, job: DeadJob) -> None:
+    if on_dead is None:
+        return
+    try:
+        with conn.begin_nested():
+            on_dead(conn, job)
+    except Exception:
+        # The dead mark stands: `lanjie jobs --status dead` still lists the job.
+        log.exception("job %d (%s) is dead and reporting it failed", job.id, job.kind)
 
 
 def _now() -> datetime:
@@ -321,12 +355,14 @@ def fail(
     retry: bool = True,
     now: datetime | None = None,
     rng: random.Random | None = None,
+    on_dead: DeadHook | None = None,
 ) -> str:
     """Record a failed attempt: queued again after a backoff, or dead when out of attempts or not retryable."""
     now = now or _now()
     with _transaction(bind) as conn:
         row = conn.execute(
-            sa.select(jobs.c.attempts, jobs.c.max_attempts).where(_held(job_id, worker_id)).with_for_update()
+            sa.select(jobs.c.kind, jobs.c.shop_id, jobs.c.payload, jobs.c.attempts, jobs.c.max_attempts)
+            .where(_held(job_id, worker_id)).with_for_update()
         ).first()
         if row is None:
             raise LeaseLost(job_id, worker_id)
@@ -337,6 +373,9 @@ def fail(
         else:
             values |= {"status": JobStatus.DEAD, "finished_at": now}
         conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(**values))
+        if values["status"] == JobStatus.DEAD:
+            _report_dead(conn, on_dead, DeadJob(job_id, row.kind, row.shop_id, row.payload, row.attempts,
+                                                values["last_error"]))
     return str(values["status"])
 
 
@@ -363,7 +402,7 @@ def reschedule(
             raise LeaseLost(job_id, worker_id)
 
 
-def reap(engine: sa.Engine, *, now: datetime | None = None) -> int:
+def reap(engine: sa.Engine, *, now: datetime | None = None, on_dead: DeadHook | None = None) -> int:
     """Take back jobs whose lease expired (their worker died): queued again, or dead if out of attempts."""
     now = now or _now()
     # SET expressions read the row as it was, so the message names the worker that held it.
@@ -372,7 +411,8 @@ def reap(engine: sa.Engine, *, now: datetime | None = None) -> int:
         # Lock first, in id order and skipping rows others hold: reapers in several workers then
         # share the work instead of deadlocking on each other's multi-row UPDATEs.
         expired = conn.execute(
-            sa.select(jobs.c.id, jobs.c.attempts, jobs.c.max_attempts)
+            sa.select(jobs.c.id, jobs.c.kind, jobs.c.shop_id, jobs.c.payload, jobs.c.attempts, jobs.c.max_attempts,
+                      jobs.c.locked_by)
             .where(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_until < now)
             .order_by(jobs.c.id)
             .with_for_update(skip_locked=True)
@@ -385,6 +425,10 @@ def reap(engine: sa.Engine, *, now: datetime | None = None) -> int:
                 .values(status=JobStatus.DEAD, lease_until=None, finished_at=now, last_error=error,
                         updated_at=now)
             )
+            for r in expired:
+                if r.attempts >= r.max_attempts:
+                    _report_dead(conn, on_dead, DeadJob(r.id, r.kind, r.shop_id, r.payload, r.attempts,
+                                                        f"lease expired; worker {r.locked_by} presumed dead"))
         if again:
             conn.execute(
                 sa.update(jobs).where(jobs.c.id.in_(again))
@@ -394,10 +438,10 @@ def reap(engine: sa.Engine, *, now: datetime | None = None) -> int:
     return len(expired)
 
 
-def retry_dead(engine: sa.Engine, *, job_id: int, now: datetime | None = None) -> bool:
+def retry_dead(bind: sa.Engine | sa.Connection, *, job_id: int, now: datetime | None = None) -> bool:
     """Give a dead job a fresh set of attempts; False if the job is not dead."""
     now = now or _now()
-    with engine.begin() as conn:
+    with _transaction(bind) as conn:
         result = conn.execute(
             sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status == JobStatus.DEAD)
             .values(status=JobStatus.QUEUED, attempts=0, run_at=now, locked_by=None, lease_until=None,
