@@ -42,7 +42,8 @@ def test_wrong_types_answer_422_naming_the_field(api: Api, field: str, value: ob
     assert api.counts() == before
 
 
-@pytest.mark.parametrize("carrier", ["fedex:x", "kuaidi100:ZT O", "nosuchplugin:zto"])
+@pytest.mark.parametrize("carrier", ["fedex:x", "kuaidi100:ZT O", "nosuchplugin:zto",
+                                     "kuaidi100:qwerty", "kuaidi100:fedex", "qwerty"])
 def test_unknown_carrier_answers_422(api: Api, carrier: str) -> None:
     before = api.counts()
     r = _post(api, "/v1/shipments", json=shipment_body("ZT500000002", "B-2") | {"carrier": carrier})

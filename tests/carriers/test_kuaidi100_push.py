@@ -31,7 +31,7 @@ from .kuaidi100_support import ACCOUNT, SALT, WAYBILL, recording
 FORM = "application/x-www-form-urlencoded"
 SUCCESS_PARAM = recording("push/intercept_success.param.json")
 # Known answer, computed outside Python: printf '%s' "$SUCCESS_PARAM$SALT" | md5sum
-KNOWN_SIGN = "d309373c224810e46992f51e047a6811"
+KNOWN_SIGN = "5036b1e5c275c91e2298119e8babd2db"
 ACK = b'{"result":true,"returnCode":"200","message":"\xe6\x88\x90\xe5\x8a\x9f"}'  # message "成功"
 
 
@@ -87,7 +87,7 @@ def test_a_failed_intercept_callback_carries_its_reason(
 
 def test_an_intercept_callback_with_an_unknown_status_stays_pending_and_is_logged(
         caplog: pytest.LogCaptureFixture) -> None:
-    param = ('{"taskId":"T9","kuaidicom":"zto","kuaidinum":"78912345678901",'
+    param = ('{"taskId":"T9","kuaidicom":"zhongtong","kuaidinum":"78912345678901",'
              '"status":"PROCESSING","code":"100"}')
 
     push = carrier().parse_push(signed_body(param.encode()), FORM)
@@ -115,13 +115,23 @@ def test_a_tracking_push_is_the_full_trace_newest_first() -> None:
     assert [e.code for e in snapshot.events] == ["6", "1001", "1002", "103"]
 
 
-def test_a_carrier_code_correction_with_abort_and_no_trace_is_expired() -> None:
-    param = recording("push/tracking_autocheck_abort.param.json")
+def test_a_carrier_code_correction_with_abort_and_no_trace_is_expired_in_lanjie_courier_codes() -> None:
+    param = recording("push/tracking_autocheck_abort.param.json")  # zhongtong corrected to yuantong
 
     push = carrier().parse_push(signed_body(param), FORM)
 
-    assert push.tracking == TrackingSnapshot("yuantong", WAYBILL, TrackingStatus.expired, (),
-                                             subscription="abort", corrected_carrier_code="zto")
+    assert push.tracking == TrackingSnapshot("zto", WAYBILL, TrackingStatus.expired, (),
+                                             subscription="abort", corrected_carrier_code="yto")
+
+
+def test_a_correction_to_a_kuaidi100_code_lanjie_lacks_is_taken_unchanged() -> None:
+    param = recording("push/tracking_autocheck_abort.param.json").replace(
+        b'"comNew":"yuantong"', b'"comNew":"huitongkuaidi"')
+
+    push = carrier().parse_push(signed_body(param), FORM)
+
+    assert push.tracking is not None
+    assert (push.tracking.carrier_code, push.tracking.corrected_carrier_code) == ("zto", "huitongkuaidi")
 
 
 def test_the_same_push_twice_has_the_same_key_and_a_new_scan_a_new_one() -> None:

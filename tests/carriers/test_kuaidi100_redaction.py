@@ -77,7 +77,7 @@ async def test_the_kept_intercept_request_is_readable_json_with_masks() -> None:
         "key": "***",
         "t": "1717228800123",
         "param": {
-            "kuaidicom": "zto", "kuaidinum": WAYBILL, "interceptType": "MODIFY_ADDR", "reason": "",
+            "kuaidicom": "zhongtong", "kuaidinum": WAYBILL, "interceptType": "MODIFY_ADDR", "reason": "",
             "orderId": "",
             "recManInfo": {"name": "李四", "mobile": "***8000", "printAddr": "浙江省杭州市西湖区文三路 1 号"},
             "salt": "***", "callbackUrl": CALLBACK,

@@ -26,7 +26,7 @@ from .kuaidi100_support import (
 )
 
 SUBSCRIPTION = Subscription(carrier_code="zto", waybill_no=WAYBILL, callback_url=CALLBACK)
-PARAM = ('{"company":"zto","number":"78912345678901","key":"K3yAbCdEf0123456","parameters":'
+PARAM = ('{"company":"zhongtong","number":"78912345678901","key":"K3yAbCdEf0123456","parameters":'
          '{"callbackurl":"https://lanjie.example/cb/k100/tok123","salt":"sa1tForPushes2024xyz","resultv2":"4"}}')
 
 
@@ -43,7 +43,7 @@ def test_subscribe_sends_only_the_last_four_digits_of_a_phone(phone: str) -> Non
     form = wire.subscribe_form(subscription, key=KEY, salt=SALT)
 
     assert form["param"] == (
-        '{"company":"sf","number":"SF1234567890123","key":"K3yAbCdEf0123456","parameters":'
+        '{"company":"shunfeng","number":"SF1234567890123","key":"K3yAbCdEf0123456","parameters":'
         '{"callbackurl":"https://lanjie.example/cb/k100/tok123","salt":"sa1tForPushes2024xyz","resultv2":"4",'
         '"phone":"8000"}}')
 

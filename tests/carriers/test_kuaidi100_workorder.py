@@ -245,7 +245,8 @@ def test_a_callback_with_a_bad_signature_or_a_bad_shape_is_refused() -> None:
 
 def test_the_plugin_files_claims_for_the_couriers_its_work_orders_serve() -> None:
     assert {Capability.file_claim, Capability.claim_status} <= Kuaidi100.capabilities
-    assert Kuaidi100.claim_couriers == frozenset({"yto", "yunda", "jtexpress", "sto", "debangwuliu"})
+    # Every lanjie spelling of YTO, Yunda, J&T, STO and Deppon (J&T's plugin also takes "jt").
+    assert Kuaidi100.claim_couriers == frozenset({"yto", "yunda", "jtexpress", "jt", "sto", "debangwuliu"})
     plugins = load_carriers()
     assert {name for name, cls in plugins.items() if getattr(cls, "claims_via", None) == "kuaidi100"} == {
         "jtexpress", "sto", "yunda"}

@@ -38,7 +38,9 @@ def test_the_capability_table_lists_what_each_plugin_can_do() -> None:
     assert table[[i.name for i in table].index("kuaidi100")] == CarrierInfo(
         "kuaidi100", "Kuaidi100 快递100 (aggregator)", frozenset({
             Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
-            Capability.query_tracking, Capability.file_claim, Capability.claim_status}), None,
+            Capability.query_tracking, Capability.file_claim, Capability.claim_status}),
+        frozenset({"zto", "yto", "sto", "yunda", "jtexpress", "jt", "sf", "shunfeng", "jd", "ems", "debangwuliu",
+                   "youzhengguonei", "ups"}),
         frozenset({InterceptType.return_to_sender, InterceptType.return_to_outlet, InterceptType.redirect}),
         None, ("key", "customer", "secret", "salt"), 20.0)
     for info in table:
@@ -65,6 +67,17 @@ def test_a_native_plugin_serves_only_its_own_couriers() -> None:
 def test_a_carrier_name_resolves_to_plugin_and_courier(name: str, resolved: tuple[str, str]) -> None:
     assert resolve(name) == resolved
     assert DEFAULT_PLUGIN == "kuaidi100"
+
+
+@pytest.mark.parametrize("name", ["kuaidi100:qwerty", "kuaidi100:fedex", "qwerty", "kuaidi100:zhongtong"])
+def test_a_courier_kuaidi100_has_no_code_for_is_refused(name: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        resolve(name)
+
+    assert not isinstance(caught.value, UnknownCarrier)
+    assert str(caught.value) == (
+        "carrier plugin 'kuaidi100' serves only debangwuliu, ems, jd, jt, jtexpress, sf, shunfeng, sto, ups, "
+        f"youzhengguonei, yto, yunda, zto, not {name.rpartition(':')[2]!r}")
 
 
 @pytest.mark.parametrize("name", ["fedex:zto", "dhl:1z", "a:b:zto"])

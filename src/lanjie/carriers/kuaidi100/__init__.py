@@ -5,6 +5,8 @@ What is documented by Kuaidi100 (carrier-protocols.md §2, §17, §18) and follo
 tracking subscription ``{poll}/poll`` and its ``returnCode``s, the real-time query
 ``{poll}/poll/query.do`` (sign = upper MD5 hex of param + key + customer), the tracking push
 (form ``param`` + ``sign`` = MD5 hex of param + salt) and its acknowledgement, and the tracking states.
+Every request names the courier by Kuaidi100's own company code (``zhongtong``, not lanjie's ``zto``):
+``codes.COMPANY_CODES`` translates both ways, and a code it lacks passes through unchanged.
 
 *Sandbox choices*: Kuaidi100 does not publish these, so they are lanjie's assumptions, shared with the
 sandbox twin (``lanjie.sandbox``) and kept in the tables of ``codes`` so the real values drop in:

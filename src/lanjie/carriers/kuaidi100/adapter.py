@@ -53,7 +53,8 @@ class Kuaidi100:
         Capability.intercept, Capability.query_intercept, Capability.subscribe, Capability.parse_push,
         Capability.query_tracking, Capability.file_claim, Capability.claim_status,
     })
-    couriers: ClassVar[frozenset[str] | None] = None  # any courier Kuaidi100 knows
+    #: The couriers lanjie knows Kuaidi100's code for; a shipment naming another is refused when registered.
+    couriers: ClassVar[frozenset[str] | None] = frozenset(codes.COMPANY_CODES)
     #: Work orders serve YTO, Yunda, J&T, STO and Deppon only (§2.8).
     claim_couriers: ClassVar[frozenset[str] | None] = workorder.COURIERS
     intercept_types: ClassVar[frozenset[InterceptType]] = frozenset(codes.INTERCEPT_TYPES)
@@ -131,7 +132,7 @@ class Kuaidi100:
         CarrierTimeout, filing again is safe: an open work order of the same type for the waybill is
         answered with its id, which counts as accepted.
         """
-        if request.carrier_code not in workorder.COURIERS:
+        if codes.company_code(request.carrier_code) not in workorder.COMPANIES:
             raise NotSupported(f"kuaidi100 work orders serve {', '.join(sorted(workorder.COURIERS))}, "
                                f"not {request.carrier_code!r}")
         key, secret, salt = self._need("file_claim", "key", "secret", "salt")

@@ -20,6 +20,41 @@ from lanjie.domain.states import InterceptReason, InterceptType, TrackingStatus
 
 log = logging.getLogger(__name__)
 
+#: lanjie courier code → Kuaidi100's company code, the ``kuaidicom`` / ``company`` / ``com`` of every
+#: request [official codes]. Kuaidi100 speaks only its own codes: ``zto`` is not ZTO to it.
+COMPANY_CODES: Mapping[str, str] = {
+    "zto": "zhongtong",  # 中通
+    "yto": "yuantong",  # 圆通
+    "sto": "shentong",  # 申通
+    "yunda": "yunda",  # 韵达
+    "jtexpress": "jtexpress",  # 极兔
+    "jt": "jtexpress",  # the J&T plugin's other spelling
+    "sf": "shunfeng",  # 顺丰
+    "shunfeng": "shunfeng",  # the SF plugin's other spelling
+    "jd": "jd",  # 京东
+    "ems": "ems",
+    "debangwuliu": "debangwuliu",  # 德邦
+    "youzhengguonei": "youzhengguonei",  # 邮政包裹
+    "ups": "ups",
+}
+#: Kuaidi100 company code → lanjie courier code, for ``com`` / ``comOld`` / ``comNew`` in answers and pushes.
+#: Where lanjie has two spellings, the one listed first wins (``shunfeng`` reads back as ``sf``).
+COURIER_CODES: Mapping[str, str] = {
+    company: courier for courier, company in reversed(COMPANY_CODES.items())
+}
+
+
+def company_code(courier: str) -> str:
+    """Kuaidi100's code for a lanjie courier; a code the table lacks is sent as it is (a Kuaidi100 code
+    lanjie has no short name for, taken from an ``autoCheck`` correction)."""
+    return COMPANY_CODES.get(courier, courier)
+
+
+def courier_code(company: str) -> str:
+    """lanjie's courier code for a Kuaidi100 company code; one the table lacks is kept as it is."""
+    return COURIER_CODES.get(company, company)
+
+
 #: ``interceptType`` of ``interceptOrder`` [official].
 INTERCEPT_TYPES: Mapping[InterceptType, str] = {
     InterceptType.return_to_sender: "RETURN_SEND_ADDR",  # 原址退回

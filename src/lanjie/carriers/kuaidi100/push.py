@@ -112,13 +112,14 @@ def _tracking_push(data: Mapping[str, Any], message_key: str) -> Push:
     result = data["lastResult"]
     if not isinstance(result, Mapping):
         raise wire.PayloadError("lastResult is not an object")
+    # Kuaidi100's codes read back as lanjie's: a correction to ``yuantong`` makes the parcel ``yto``.
     corrected = wire.text_field(data, "comNew") if wire.text_field(data, "autoCheck") == "1" else ""
     snapshot = wire.tracking_snapshot(
         result,
-        carrier_code=wire.text_field(data, "comOld"),
+        carrier_code=codes.courier_code(wire.text_field(data, "comOld")),
         waybill_no="",
         subscription=wire.text_field(data, "status"),
-        corrected_carrier_code=corrected or None,
+        corrected_carrier_code=codes.courier_code(corrected) or None,
     )
     if not snapshot.waybill_no:
         raise wire.PayloadError("lastResult has no nu (waybill number)")

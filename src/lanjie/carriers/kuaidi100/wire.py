@@ -79,7 +79,7 @@ def phone_tail(phone: str) -> str:
 def intercept_form(request: InterceptRequest, *, key: str, secret: str, salt: str, t: str) -> dict[str, str]:
     """Form of ``interceptOrder``; a redirect without an address is refused before any call."""
     param: dict[str, Any] = {
-        "kuaidicom": request.carrier_code,
+        "kuaidicom": codes.company_code(request.carrier_code),
         "kuaidinum": request.waybill_no,
         "interceptType": codes.INTERCEPT_TYPES[request.intercept_type],
         "reason": request.reason,
@@ -104,14 +104,14 @@ def subscribe_form(subscription: Subscription, *, key: str, salt: str) -> dict[s
     tail = phone_tail(subscription.phone_tail)
     if tail:
         parameters["phone"] = tail
-    param = {"company": subscription.carrier_code, "number": subscription.waybill_no, "key": key,
+    param = {"company": codes.company_code(subscription.carrier_code), "number": subscription.waybill_no, "key": key,
              "parameters": parameters}
     return {"schema": "json", "param": dumps(param)}
 
 
 def query_form(carrier_code: str, waybill_no: str, phone: str, *, key: str, customer: str) -> dict[str, str]:
     """Form of the real-time query ``poll/query.do``; the phone tail is sent only when known."""
-    param: dict[str, str] = {"com": carrier_code, "num": waybill_no}
+    param: dict[str, str] = {"com": codes.company_code(carrier_code), "num": waybill_no}
     tail = phone_tail(phone)
     if tail:
         param["phone"] = tail
@@ -183,7 +183,8 @@ def _event(item: object, fallback: str) -> TrackingEvent:
 
 def tracking_snapshot(result: Mapping[str, Any], *, carrier_code: str, waybill_no: str,
                       subscription: str = "", corrected_carrier_code: str | None = None) -> TrackingSnapshot:
-    """A snapshot from a query answer or a push's ``lastResult`` (``state`` + ``data[]``)."""
+    """A snapshot from a query answer or a push's ``lastResult`` (``state`` + ``data[]``), in lanjie's courier
+    code (``com`` is Kuaidi100's)."""
     items = result.get("data") or []
     if not isinstance(items, list):
         raise PayloadError("data is not a list")
@@ -199,7 +200,7 @@ def tracking_snapshot(result: Mapping[str, Any], *, carrier_code: str, waybill_n
     else:
         status = TrackingStatus.created  # nothing scanned yet, whatever the default ``state`` says
     return TrackingSnapshot(
-        carrier_code=str(result.get("com") or carrier_code),
+        carrier_code=codes.courier_code(str(result.get("com") or "")) or carrier_code,
         waybill_no=str(result.get("nu") or waybill_no),
         status=status,
         events=tuple(events),

@@ -48,15 +48,17 @@ from lanjie.carriers.base import ClaimAck, ClaimAttachment, ClaimRequest, ClaimS
 from lanjie.carriers.errors import CarrierRejected, CarrierUnavailable
 from lanjie.domain.states import ClaimStatus, ClaimType, InterceptReason
 
-from . import wire
+from . import codes, wire
 
 log = logging.getLogger(__name__)
 
 CREATE_PATH = "/workorder/api/create"
 DETAIL_PATH = "/workorder/api/detail"
 CURRENCY = "CNY"
-#: The couriers Kuaidi100's work orders serve [official], in lanjie's courier codes.
-COURIERS = frozenset({"yto", "yunda", "jtexpress", "sto", "debangwuliu"})
+#: The companies Kuaidi100's work orders serve [official]: YTO, Yunda, J&T, STO and Deppon.
+COMPANIES = frozenset({"yuantong", "yunda", "jtexpress", "shentong", "debangwuliu"})
+#: The same couriers in lanjie's courier codes, every spelling lanjie has for them.
+COURIERS = frozenset(courier for courier, company in codes.COMPANY_CODES.items() if company in COMPANIES)
 
 #: ``secondType`` of each claim type (*sandbox choice*; Kuaidi100's appendix 7.1 holds the real values).
 SECOND_TYPES: Mapping[ClaimType, int] = {
