@@ -110,3 +110,14 @@ def test_nul_characters_are_refused_by_name_not_a_500(api: Api, field: str, valu
 def test_malformed_ids_and_filters_are_refused_not_a_500(api: Api, url: str) -> None:
     r = api.client.get(url, headers=api.a.headers())
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+
+
+def test_an_unexpected_error_is_a_problem_500_that_names_no_internals(api: Api) -> None:
+    def broken() -> None:
+        raise RuntimeError("secret internals: /srv/lanjie/db.py line 42")
+
+    api.app.add_api_route("/v1/test-broken", broken)  # a bug, as a route of its own
+    r = api.client.get("/v1/test-broken")
+    assert (r.status_code, r.headers["content-type"]) == (500, PROBLEM)
+    assert r.json() == {"type": "/problems/internal-error", "title": "Internal error", "status": 500,
+                        "detail": "lanjie failed to handle this request; it has been logged"}

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
+import pytest
 import sqlalchemy as sa
 
+from lanjie.carriers.base import Capability
+from lanjie.carriers.registry import load_carriers
 from lanjie.service import shops
 from lanjie.store import tables as t
 from tests.api.conftest import Api
@@ -88,4 +93,60 @@ def test_push_for_an_account_without_a_salt_is_refused(api: Api) -> None:
     before = api.counts()
     r = _push(api, api.b.token, _form(_tracking_param(), salt=""))
     assert r.status_code == 401
+    assert api.counts() == before
+
+
+@pytest.mark.parametrize("plugin", sorted(load_carriers()))
+def test_junk_pushes_to_every_carrier_plugin_are_refused_as_problems(api: Api, plugin: str) -> None:
+    cls = load_carriers()[plugin]
+    with api.container.engine.begin() as conn:
+        token = shops.upsert_carrier_account(conn, api.b.shop_id, plugin,
+                                             {n: "x" * 40 for n in cls.credential_names}).callback_token
+    pushes = Capability.parse_push in cls.capabilities
+    before = api.counts()
+    for content_type, body in (("application/x-www-form-urlencoded", b"param=%7B%7D&sign=AAAA"),
+                               ("application/json", b"{}"), ("text/plain", b"\xff\xfe junk")):
+        r = api.client.post(f"/v1/carriers/{plugin}/callbacks/{token}", content=body,
+                            headers={"Content-Type": content_type})
+        assert r.headers["content-type"] == "application/problem+json", (plugin, r.text)
+        if pushes:
+            assert r.status_code in (400, 401), (plugin, r.text)
+        else:
+            assert (r.status_code, r.json()["type"]) == (404, "/problems/carrier-sends-no-pushes")
+            assert r.json()["detail"] == f"carrier {plugin} sends no pushes: lanjie polls it instead"
+    assert api.counts() == before
+
+
+def test_carriers_without_pushes_are_known_to_this_test() -> None:
+    # The parametrised test above covers both kinds; this pins which plugins are the "no pushes" kind.
+    assert sorted(n for n, c in load_carriers().items() if Capability.parse_push not in c.capabilities) == \
+        ["jd", "ups"]
+
+
+def test_an_oversized_push_is_refused_before_it_is_read_whole(api: Api) -> None:
+    before = api.counts()
+    # The headers alone, over a raw socket: the answer comes though none of the 50 MB was sent.
+    host, port = api.client.base_url.host, api.client.base_url.port
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(f"POST /v1/carriers/kuaidi100/callbacks/{'0' * 32} HTTP/1.1\r\nHost: {host}\r\n"
+                     f"Content-Type: application/x-www-form-urlencoded\r\n"
+                     f"Content-Length: {50 * 1024 * 1024}\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if answer.endswith(b"}"):  # the problem's JSON closes the answer
+                break
+    head, body = answer.decode().split("\r\n\r\n", 1)
+    assert head.startswith("HTTP/1.1 413 ") and "content-type: application/problem+json" in head.lower()
+    assert json.loads(body)["type"] == "/problems/push-too-large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the cap applies while reading
+        yield b"param="
+        for _ in range(8):
+            yield b"x" * 64 * 1024
+
+    streamed = api.client.post(f"/v1/carriers/kuaidi100/callbacks/{api.a.token}", content=chunks(),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (streamed.status_code, streamed.json()["type"]) == (413, "/problems/push-too-large")
+    assert streamed.headers["content-type"] == "application/problem+json"
     assert api.counts() == before

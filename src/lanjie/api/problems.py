@@ -72,6 +72,13 @@ def install(app: FastAPI) -> None:
         return Problem(exc.status_code, str(exc.detail), str(exc.detail),
                        headers=dict(exc.headers or {})).response()
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the caller's fault: the log has the traceback (Starlette re-raises after this
+        # answer); the caller gets problem+json that names nothing of our internals.
+        return Problem(500, "Internal error", "lanjie failed to handle this request; it has been logged",
+                       type_="/problems/internal-error").response()
+
     for cls in (NotFound, IllegalTransition, RuleViolation, UnknownCarrier):
         async def _domain(_: Request, exc: Exception) -> JSONResponse:
             found = problem_for(exc)

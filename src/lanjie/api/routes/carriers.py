@@ -14,7 +14,8 @@ from lanjie.api.idempotency import IdempotencyKey, idempotent
 from lanjie.api.problems import Problem
 from lanjie.api.responses import PROBLEMS, CarrierAccountListOut, CarrierAccountOut, ShopOut
 from lanjie.api.schemas import CarrierAccountIn, SettlementPolicyIn
-from lanjie.carriers.errors import MalformedPush, SignatureInvalid
+from lanjie.carriers.base import Capability
+from lanjie.carriers.errors import MalformedPush, NotSupported, SignatureInvalid
 from lanjie.carriers.registry import credential_problem
 from lanjie.service import commands, shops
 from lanjie.service.ids import utcnow
@@ -25,14 +26,40 @@ Shop = Annotated[str, Depends(current_shop)]
 MAX_PUSH_BYTES = 256 * 1024
 
 
+async def _capped_body(request: Request) -> bytes:
+    """The push's raw bytes, refused (413) as soon as it passes MAX_PUSH_BYTES, before it is all read."""
+    too_large = Problem(413, "Push too large", f"pushes are limited to {MAX_PUSH_BYTES} bytes",
+                        type_="/problems/push-too-large")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_PUSH_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_PUSH_BYTES:
+            raise too_large
+    return bytes(body)
+
+
+def _no_pushes(carrier: str) -> Problem:
+    return Problem(404, "No pushes", f"carrier {carrier} sends no pushes: lanjie polls it instead",
+                   type_="/problems/carrier-sends-no-pushes")
+
+
 @router.post("/v1/carriers/{carrier}/callbacks/{token}",
-             summary="Carrier pushes (tracking, intercept results): verified, stored, acknowledged after commit")
+             summary="Carrier pushes (tracking, intercept results): verified, stored, acknowledged after commit",
+             responses={code: {**PROBLEMS[400], "description": text} for code, text in (
+                 (400, "the push could not be parsed"), (401, "the push's signature did not verify"),
+                 (404, "no such callback URL, or a carrier that sends no pushes"),
+                 (413, f"the push is larger than {MAX_PUSH_BYTES} bytes"))})
 async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
                    token: Annotated[str, Path(pattern=r"^[0-9a-f]{16,64}$")], request: Request) -> Response:
     container = request.app.state.container
-    body = await request.body()
-    if len(body) > MAX_PUSH_BYTES:
-        raise Problem(413, "Push too large", f"pushes are limited to {MAX_PUSH_BYTES} bytes")
+    plugin = container.gateway.registry.get(carrier)
+    # A plugin that declares no capabilities may still push; its parse_push says so (NotSupported below).
+    if Capability.parse_push not in getattr(plugin, "capabilities", Capability):
+        raise _no_pushes(carrier)
+    body = await _capped_body(request)
     content_type = request.headers.get("content-type", "")
     headers = inbox.kept_headers(request)
 
@@ -49,6 +76,8 @@ async def callback(carrier: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
                               type_="/problems/signature-invalid") from None
             except MalformedPush as exc:
                 raise Problem(400, "Malformed push", str(exc), type_="/problems/malformed-push") from None
+            except NotSupported:
+                raise _no_pushes(carrier) from None
             inserted = inbox.store(uow, shop_id=account.shop_id, source=carrier,
                                    message_key=push.message_key or hashlib.sha256(body).hexdigest(),
                                    content_type=content_type, body=body, headers=headers)
