@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lanjie.domain.errors import IllegalTransition, RuleViolation
+from lanjie.domain.errors import IllegalTransition, NotFound, RuleViolation
 from lanjie.domain.events import Event
 from lanjie.domain.model import AfterSale, Intercept, Refund, Shipment
 from lanjie.domain.states import (
@@ -475,10 +475,9 @@ def test_acknowledging_twice_is_refused() -> None:
 def test_commands_for_an_intercept_of_another_case_are_refused() -> None:
     case = intercepting_case(make_shipment())
     before = _state(case)
-    with pytest.raises(RuleViolation) as caught:
+    with pytest.raises(NotFound) as caught:
         case.intercept_acknowledged("icpt_x", task_id="T", now=at(3))
-    assert (caught.value.rule, caught.value.detail) == (
-        "unknown_intercept", f"intercept 'icpt_x' is not part of case '{CASE_ID}'")
+    assert (caught.value.what, caught.value.ident) == ("intercept", "icpt_x")
     assert _state(case) == before
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lanjie.domain.errors import IllegalTransition, RuleViolation
+from lanjie.domain.errors import IllegalTransition, NotFound, RuleViolation
 from lanjie.domain.events import Event
 from lanjie.domain.parcel import Item, Party, Shipment
 from lanjie.domain.platform import PlatformSide
@@ -160,7 +160,8 @@ class AfterSale(PlatformSide):
         for icpt in self.intercepts:
             if icpt.id == intercept_id:
                 return icpt
-        raise RuleViolation("unknown_intercept", f"intercept {intercept_id!r} is not part of case {self.id!r}")
+        # Another case's intercept (perhaps another shop's) is, from this case, one that does not exist.
+        raise NotFound("intercept", intercept_id)
 
     def active_intercept_for(self, shipment_id: str) -> Intercept | None:
         return next((i for i in self.intercepts if i.shipment_id == shipment_id and i.active), None)
