@@ -21,6 +21,7 @@ from lanjie.channels.base import ApproveItem, Channel, ChannelCapability, Channe
 from lanjie.channels.errors import ChannelError, ChannelRejected, NotSupported, RejectionKind
 from lanjie.domain.model import AfterSale
 from lanjie.domain.states import PlatformStatus, RefundStatus
+from lanjie.faults import checkpoint
 from lanjie.service import autointercept, commands, deadlines, ingest
 from lanjie.service import channels as channel_accounts
 from lanjie.service.carriers import CarrierGateway
@@ -181,6 +182,7 @@ class ChannelJobs(JobHandlers):
                 raise
             except (ChannelError, CarrierUnavailable) as exc:
                 outcome = exc
+            checkpoint("refund.after_platform_call")  # tests kill the worker here: the next attempt reads first
         if isinstance(outcome, ChannelRejected) and outcome.kind == RejectionKind.retry:
             await self._db(lambda: self._keep_only(p["shop_id"], case, adapter))
             raise outcome
