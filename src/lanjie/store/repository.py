@@ -87,9 +87,13 @@ def get_shipment(conn: sa.Connection, *, shop_id: str, shipment_id: str, for_upd
 def shipment_by_waybill(conn: sa.Connection, *, shop_id: str, waybill_no: str,
                         for_update: bool = False) -> Shipment | None:
     """One parcel of the shop by waybill number; ``for_update`` locks its row (two pushes for one parcel,
-    processed at once, must not each write a history without the other's scans)."""
+    processed at once, must not each write a history without the other's scans).
+
+    The lock is FOR NO KEY UPDATE: it still serialises writers of the parcel, but not a transaction that
+    holds the parcel's case and inserts a row referring to the parcel (a return leg's foreign key takes
+    KEY SHARE), which a push holding the parcel and waiting for that case would otherwise deadlock."""
     query = sa.select(t.shipments).where(t.shipments.c.shop_id == shop_id, t.shipments.c.waybill_no == waybill_no)
-    row = conn.execute(query.with_for_update() if for_update else query).first()
+    row = conn.execute(query.with_for_update(key_share=True) if for_update else query).first()
     return _shipment(row) if row else None
 
 
