@@ -9,6 +9,9 @@ happens next:
     PermanentJobError, or any exception whose class sets ``permanent = True``
                                  dead at once
     LeaseLost                    nothing: the job was taken back and belongs to another run
+
+A heartbeat that finds the lease lost cancels the handler at its next await, so a run whose job was
+taken back calls no carrier and no platform; what it was waiting on (a database step) rolls back.
     any other Exception          queued again after a backoff; dead when out of attempts
 
 A job that goes dead (here or in the reaper) is passed to ``on_dead`` in the transaction of the dead
@@ -232,10 +235,17 @@ class Worker:
 
     async def _run_job(self, job: Job) -> None:
         self._ran += 1
-        heart = asyncio.create_task(self._heartbeat(job))
+        this = asyncio.current_task()
+        assert this is not None
+        lost = asyncio.Event()
+        heart = asyncio.create_task(self._heartbeat(job, this, lost))
         try:
             await self._handle(job)
         except asyncio.CancelledError:
+            if lost.is_set() and this.uncancel() == 0:
+                # Only our heartbeat cancelled it: the job belongs to another run now; nothing to hand back.
+                log.warning("job %d (%s): lease lost, handler cancelled", job.id, job.kind)
+                return
             # Stopped mid-job: hand the job back now rather than after its lease runs out. If the
             # handler's last transaction is still in flight, one of the two meets LeaseLost.
             await self._hand_back(job)
@@ -275,7 +285,7 @@ class Worker:
             if not await self._db(jobs.finish, job_id=job.id, worker_id=self.worker_id, now=self.clock()):
                 raise LeaseLost(job.id, self.worker_id)
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, job: Job, task: asyncio.Task[Any], lost: asyncio.Event) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
@@ -286,6 +296,8 @@ class Worker:
                 continue
             if not held:
                 log.warning("job %d (%s): lease lost while running", job.id, job.kind)
+                lost.set()
+                task.cancel()
                 return
 
     async def _hand_back(self, job: Job) -> None:
