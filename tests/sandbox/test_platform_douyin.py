@@ -322,3 +322,35 @@ async def test_the_demo_population_draws_a_buyer_plan_when_none_is_given() -> No
     assert drawn["buyer"]["cancel_after_seconds"] == rates.cancel_seconds
     assert drawn["buyer"]["escalate_after_rejection_seconds"] is None
     assert planned["buyer"]["cancel_after_seconds"] is None
+
+
+@pytest.mark.anyio
+async def test_a_restarted_simulator_repeats_no_after_sale_id_or_msg_id_of_the_earlier_run() -> None:
+    # A restarted demo faces the same lanjie database: a repeated msg_id would be dropped as a duplicate.
+    runs = []
+    for _ in range(2):
+        async with sandbox(DY_ACK) as (world, client, receiver):
+            case = await setup(client)
+            await world.settle()
+        runs.append((case["id"], receiver.messages()[0]["msg_id"]))
+
+    (first_id, first_msg), (second_id, second_msg) = runs
+    assert [len(str(n)) for n in (first_id, second_id)] == [19, 19]  # Douyin's 19-digit numbers
+    assert [len(m) for m in (first_msg, second_msg)] == [19, 19]
+    assert (str(first_id)[:2], first_msg[:2]) == ("73", "71")
+    assert second_id > first_id and int(second_msg) > int(first_msg)
+
+
+@pytest.mark.anyio
+async def test_an_after_sale_takes_its_parcels_company_and_a_courier_douyin_does_not_carry_is_refused() -> None:
+    async with sandbox(DY_ACK) as (world, client, _receiver):
+        world.create_parcel(carrier_code="shunfeng", waybill_no="SF1234567890", stage=TrackingStatus.in_transit)
+        world.create_parcel(carrier_code="ups", waybill_no="1Z999AA10123456784", stage=TrackingStatus.in_transit)
+        sf = await setup(client, waybill_no="SF1234567890", company_code="")
+        ups = await client.post("/control/platforms/douyin/aftersales", json={
+            "type": "refund_only_shipped", "refund_fen": 100, "waybill_no": "1Z999AA10123456784"})
+        known = await control(client, "/douyin/aftersales")
+
+    assert sf["company_code"] == "shunfeng"
+    assert (ups.status_code, ups.json()["detail"].split(":")[0]) == (422, "company_code")
+    assert [case["id"] for case in known["aftersales"]] == [sf["id"]]

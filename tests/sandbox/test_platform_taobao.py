@@ -257,3 +257,19 @@ async def test_relayed_messages_are_signed_and_retried_until_acknowledged() -> N
     assert sorted(message) == ["content", "id", "pub_time", "topic", "user_id"]
     assert json.loads(message["content"])["refund_fee"] == "123.00"
     assert [a["acked"] for a in after["messages"][0]["attempts"]] == [False, True]
+
+
+@pytest.mark.anyio
+async def test_a_restarted_simulator_repeats_no_refund_id_or_message_id_of_the_earlier_run() -> None:
+    # A restarted demo faces the same lanjie database: a repeated message id would be dropped as a duplicate.
+    runs = []
+    for _ in range(2):
+        async with sandbox(TB_ACK) as (world, client, receiver):
+            refund = await setup(client)
+            await world.settle()
+        runs.append((refund["id"], receiver.messages()[0]["id"]))
+
+    (first_id, first_msg), (second_id, second_msg) = runs
+    assert [len(str(n)) for n in (first_id, second_id)] == [18, 18]
+    assert (first_msg, second_msg) == (f"{first_id}000001", f"{second_id}000001")  # the refund's id, a serial
+    assert second_id > first_id

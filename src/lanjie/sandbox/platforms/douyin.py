@@ -17,13 +17,13 @@ the merchant's evidence, 255 ended.
 * arbitration: 212 (buyer applied) → after ``intervene_seconds`` 217 (customer service intervened)
   and 213 (evidence wanted, status 4) → submitEvidence gives 214 → after ``verdict_seconds`` 216 with
   ``arbitrate_conclusion`` 1 (for the buyer: refund, 201 and 206) or 2 (for the merchant: status 28);
-* ``s_id`` is the order's single SKU order, a number of its own; ``msg_id`` is a 19-digit number.
+* ``s_id`` is the order's single SKU order, a number of its own; ``msg_id`` is a 19-digit number;
+  after-sale ids, order ids and msg_ids count from the run's start time, so a restart repeats none.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -41,6 +41,7 @@ from lanjie.sandbox.platforms.model import (
     PlatformMessage,
     Resolution,
     Verdict,
+    run_numbers,
     unix_seconds,
 )
 from lanjie.sandbox.platforms.push import MessageSender
@@ -53,9 +54,10 @@ if TYPE_CHECKING:
 #: Douyin logistics company codes the sandbox knows, with their names.
 COMPANIES = {"zhongtong": "中通快递", "shentong": "申通快递", "yunda": "韵达快递", "jtexpress": "极兔速递",
              "shunfeng": "顺丰速运", "jd": "京东快递", "yuantong": "圆通速递", "ems": "EMS"}
-#: The sandbox world's courier codes → Douyin's company codes.
+#: The sandbox world's (canonical) courier codes → Douyin's company codes; a courier missing here (UPS)
+#: is one Douyin does not carry, and an after-sale naming its parcel is refused.
 COMPANY_OF_COURIER = {"zto": "zhongtong", "sto": "shentong", "yunda": "yunda", "jtexpress": "jtexpress",
-                      "sf": "shunfeng", "jd": "jd", "yto": "yuantong", "ems": "ems"}
+                      "shunfeng": "shunfeng", "jd": "jd", "yto": "yuantong", "ems": "ems"}
 TYPE_OF_KIND = {AfterSaleKind.return_refund: 0, AfterSaleKind.refund_only_shipped: 1,
                 AfterSaleKind.refund_only_unshipped: 2}
 KIND_OF_TYPE = {code: kind for kind, code in TYPE_OF_KIND.items()}
@@ -146,9 +148,10 @@ class DouyinPlatform:
         self._sender = sender
         self.shops: dict[str, DouyinShop] = {}
         self.cases: dict[int, DouyinAfterSale] = {}
-        self._ids = itertools.count(7300000000000000001)
-        self._orders = itertools.count(6900000000000000001)
-        self._msg_ids = itertools.count(7100000000000000001)
+        # 19-digit numbers that no earlier run used (a restarted demo talks to the same lanjie database).
+        self._ids = run_numbers("73", 19)
+        self._orders = run_numbers("69", 19)
+        self._msg_ids = run_numbers("71", 19)
         self.register_shop(dict(self.test_credentials))
 
     # ---- shops -------------------------------------------------------------------------------

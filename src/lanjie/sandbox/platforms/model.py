@@ -8,6 +8,8 @@ about it with every delivery attempt.
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -122,6 +124,26 @@ class PlatformMessage:
     def view(self) -> dict[str, Any]:
         return {"msg_id": self.msg_id, "topic": self.topic, "made_at": self.made_at.isoformat(), "url": self.url,
                 "acked": self.acked, "data": self.data, "attempts": [a.view() for a in self.attempts]}
+
+
+_last_run_ms = 0
+
+
+def run_numbers(prefix: str, digits: int) -> itertools.count[int]:
+    """Numbers of ``digits`` digits for one run of a simulator: ``prefix``, the run's start, then a serial.
+
+    A restarted demo faces the same lanjie database as the run before; if its after-sale ids and msg_ids
+    started from the same constant again, lanjie's inbox would take every new push for a duplicate and
+    drop it, and a repeated after-sale id would land on an old case. So each run starts from its own
+    start time in Unix milliseconds (13 digits until the year 2286), later than any earlier run in this
+    process too; the serial has the remaining digits (``digits - len(prefix) - 13``) to count within it.
+    """
+    global _last_run_ms
+    _last_run_ms = max(time.time_ns() // 1_000_000, _last_run_ms + 1)
+    serial_digits = digits - len(prefix) - 13
+    if serial_digits < 3:
+        raise ValueError(f"{digits} digits leave no room for a serial after {prefix!r} and the start time")
+    return itertools.count(int(f"{prefix}{_last_run_ms}") * 10**serial_digits + 1)
 
 
 def unix_seconds(at: datetime) -> int:

@@ -43,6 +43,7 @@ from lanjie.sandbox.platforms.model import (
     PlatformMessage,
     Resolution,
     Verdict,
+    run_numbers,
     unix_millis,
     yuan,
 )
@@ -157,8 +158,10 @@ class TaobaoPlatform:
         self._sender = sender
         self.shops: dict[str, TaobaoShop] = {}
         self.cases: dict[int, TaobaoRefund] = {}
-        self._ids = itertools.count(250000000000001)
-        self._orders = itertools.count(3900000000000000001)
+        # Numbers that no earlier run used (a restarted demo talks to the same lanjie database); a message's
+        # id is its refund's id and a serial, so it is new too.
+        self._ids = run_numbers("2", 18)
+        self._orders = run_numbers("39", 19)
         self._users = itertools.count(2200000000001)
         self._msg_ids = itertools.count(1)
         self.register_shop(dict(self.test_credentials))
