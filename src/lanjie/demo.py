@@ -60,6 +60,7 @@ def run_demo(host: str, port: int, *, buyers_per_minute: float = 6.0) -> int:
     secret = _demo_secret(settings.data_dir)
     shop_id, api_key = _demo_shop(container, settings.data_dir, secret)
     password = _demo_users(container, shop_id, settings.data_dir)
+    stranded = _send_stranded_cases_to_a_person(container, shop_id)
     world = SandboxWorld(SandboxConfig(
         time_factor=settings.sandbox_time_factor, propagation_seconds=settings.sandbox_propagation_seconds,
         ack_latency_ms=settings.sandbox_ack_latency_ms,
@@ -79,7 +80,7 @@ lanjie demo is running
   shop      {shop_id}
   API key   {api_key}
   database  {container.engine.url.render_as_string()}
-
+{_stranded_note(stranded)}
 Try:  curl -H "Authorization: Bearer {api_key}" {base}/v1/aftersales
 """, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -97,19 +98,38 @@ def _demo_secret(data_dir: Path) -> dict[str, str]:
 
 
 def _demo_shop(container: Any, data_dir: Path, secret: dict[str, str]) -> tuple[str, str]:
-    """The demo shop and its key, made once and remembered in the data folder."""
+    """The database's demo shop (the one owner@demo signs in to; made if there is none) and a key for it.
+
+    The database decides which shop is the demo's, not the data folder: a second data folder on the same
+    database, or a lost key file, gets a new key for the same shop instead of a second shop. The key is
+    remembered in the data folder."""
     from lanjie.service import shops
 
     path = data_dir / "demo-shop.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        if shops.authenticate(container.engine, saved["api_key"]) == saved["shop_id"]:
-            _demo_accounts(container, saved["shop_id"], secret)  # plugins installed since last time
-            return saved["shop_id"], saved["api_key"]
-    shop, key = shops.create_shop(container.engine, "演示店铺 Demo shop")
-    _demo_accounts(container, shop.id, secret)
-    path.write_text(json.dumps({"shop_id": shop.id, "api_key": key}))
-    return shop.id, key
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    key = str(saved.get("api_key", ""))
+    keyed_shop = shops.authenticate(container.engine, key) if key else None
+    shop_id = _shop_of_login(container, DEMO_USERS[0][0]) or keyed_shop
+    if shop_id is None:
+        shop, key = shops.create_shop(container.engine, "演示店铺 Demo shop")
+        shop_id = shop.id
+    elif keyed_shop != shop_id:  # made from another data folder, or our key file is gone: a key of our own
+        key = shops.issue_key(container.engine, shop_id, "demo")
+    _demo_accounts(container, shop_id, secret)  # also adds plugins installed since last time
+    path.write_text(json.dumps({"shop_id": shop_id, "api_key": key}))
+    return shop_id, key
+
+
+def _shop_of_login(container: Any, login: str) -> str | None:
+    """The shop a console login belongs to (logins are unique across shops), or None."""
+    import sqlalchemy as sa
+
+    from lanjie.store import tables as t
+    from lanjie.store.db import reader
+
+    with reader(container.engine).connect() as conn:
+        found = conn.execute(sa.select(t.console_users.c.shop_id).where(t.console_users.c.login == login)).first()
+    return None if found is None else str(found.shop_id)
 
 
 #: The demo shop's console users, one per role.
@@ -117,17 +137,23 @@ DEMO_USERS = (("owner@demo", "owner"), ("agent@demo", "agent"), ("warehouse@demo
 
 
 def _demo_users(container: Any, shop_id: str, data_dir: Path) -> str:
-    """The demo shop's console users (one password for all three, made once and kept in the data folder)."""
+    """The demo shop's console users (one password for all three, kept in the data folder).
+
+    When this data folder has no password yet but the users exist (made from another data folder on the
+    same database), their password is set to a new one, so the password printed is one that works."""
     from lanjie.service import console_users
 
     path = data_dir / "demo-console.json"
-    password = json.loads(path.read_text())["password"] if path.exists() else secrets.token_urlsafe(9)
-    path.write_text(json.dumps({"password": password}))
-    known = {user.login for user in console_users.list_users(container.engine, shop_id)}
+    stored = json.loads(path.read_text())["password"] if path.exists() else None
+    password = stored or secrets.token_urlsafe(9)
+    known = {user.login: user for user in console_users.list_users(container.engine, shop_id)}
     for login, role in DEMO_USERS:
         if login not in known:
             names = {"owner": "店主 Owner", "agent": "客服 Agent", "warehouse": "仓库 Warehouse"}
             console_users.create_user(container.engine, shop_id, login, password, role, names[role])
+        elif stored is None:
+            console_users.update_user(container.engine, shop_id, known[login].id, password=password)
+    path.write_text(json.dumps({"password": password}))
     return password
 
 
@@ -155,6 +181,43 @@ def _demo_accounts(container: Any, shop_id: str, secret: dict[str, str]) -> None
                 shops.upsert_carrier_account(conn, shop_id, name, dict(twin.test_credentials))
 
 
+#: Cases of an earlier run still waiting on its parcels (which the fresh sandbox does not know).
+_WAITING_ON_PARCELS = ("open", "intercepting", "intercepted", "awaiting_refusal")
+#: The attention reason they are given (shown in the console's queue of cases that need a person).
+SANDBOX_RESTARTED = "sandbox_restarted"
+
+
+def _send_stranded_cases_to_a_person(container: Any, shop_id: str) -> int:
+    """Put the demo shop's cases that wait on an earlier run's parcels in front of a person; how many.
+
+    The sandbox world lives in memory, so after a restart it knows none of the parcels of earlier runs
+    and their cases would never move again. This runs before the worker starts, so no job races it.
+    Cases being refunded are left alone: their refund finishes (or fails, and says so) by itself."""
+    import sqlalchemy as sa
+
+    from lanjie.service.ids import utcnow
+    from lanjie.service.unit_of_work import UnitOfWork
+    from lanjie.store import tables as t
+
+    a = t.aftersales
+    with UnitOfWork(container.engine, utcnow()) as uow:
+        ids = uow.conn.execute(sa.select(a.c.id).where(a.c.shop_id == shop_id, a.c.status.in_(
+            _WAITING_ON_PARCELS)).order_by(a.c.id)).scalars().all()
+        for case_id in ids:
+            case = uow.case(shop_id, case_id)
+            case.needs_person(SANDBOX_RESTARTED)
+            uow.save(case)
+        uow.commit()
+    return len(ids)
+
+
+def _stranded_note(count: int) -> str:
+    if not count:
+        return ""
+    return (f"  earlier   {count} unfinished case(s) waited on parcels of an earlier run, which this fresh\n"
+            f"            sandbox does not know: sent to a person (needs_attention, {SANDBOX_RESTARTED})\n")
+
+
 async def _simulate_buyers(base: str, api_key: str, per_minute: float) -> None:
     """Ship parcels in the sandbox and file refund-only requests on some of them, over real HTTP."""
     rng = random.Random()
@@ -180,11 +243,27 @@ async def _simulate_buyers(base: str, api_key: str, per_minute: float) -> None:
             await asyncio.sleep(60.0 / per_minute if n > 5 else 0.5)
 
 
+#: (channel, weight) of the simulated buyers' requests.
+CHANNELS = (("rest", 2), ("douyin", 2), ("taobao", 1))
+
+
+def buyer_channels(carrier: str) -> list[tuple[str, int]]:
+    """The channels a buyer of a parcel with ``carrier`` (``sf:sf``, ``kuaidi100:zto``…) may ask through:
+    Douyin only for the couriers it has a logistics company code for (it refuses an after-sale on any
+    other parcel, e.g. a UPS one)."""
+    from lanjie.sandbox.platforms.douyin import COMPANY_OF_COURIER
+    from lanjie.sandbox.route import canonical_carrier
+
+    courier = canonical_carrier(carrier.rpartition(":")[2])
+    return [(c, w) for c, w in CHANNELS if c != "douyin" or courier in COMPANY_OF_COURIER]
+
+
 async def _one_buyer(http: httpx.AsyncClient, rng: random.Random) -> None:
     stage = rng.choices([s for s, _ in STAGES], [w for _, w in STAGES])[0]
     carrier, make_waybill = rng.choice(CARRIERS)
     waybill = make_waybill(rng)
-    channel = rng.choices(["rest", "douyin", "taobao"], [2, 2, 1])[0]
+    channels = buyer_channels(carrier)
+    channel = rng.choices([c for c, _ in channels], [w for _, w in channels])[0]
     # Platforms number orders in digits; the REST shop uses its own.
     order_id = f"69{rng.randrange(10**16, 10**17)}" if channel != "rest" else f"ORD{rng.randrange(10**9, 10**10)}"
     sku, name, price = rng.choice(GOODS)

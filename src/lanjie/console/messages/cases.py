@@ -104,6 +104,7 @@ _VOCAB = {
         "intercept_failed": ("拦截失败", "intercept failed"), "deadline": ("处理时限将至", "deadline near"),
         "clawback": ("需追回退款", "refund to claw back"), "parcel_unknown": ("包裹未登记", "parcel unknown"),
         "refund_failed": ("退款失败", "refund failed"), "delivered": ("买家已签收", "delivered to the buyer"),
+        "sandbox_restarted": ("演示沙箱已重启", "demo sandbox restarted"),
     },
     "clawback": {"open": ("待追回", "open"),
     "recovered": ("已追回", "recovered"),
