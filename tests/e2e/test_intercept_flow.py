@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from lanjie.api.responses import InterceptsAcceptedOut, PreviewOut
+from lanjie.service import shops
 from lanjie.store import tables as t
-from tests.e2e.live import Live, start_live, stop_live
+from tests.e2e.live import K100_CUSTOMER, K100_KEY, K100_SALT, K100_SECRET, Live, shipment_body, start_live, stop_live
 
 DAY = 24 * 3600
 
@@ -27,6 +28,17 @@ def _status(live: Live, case_id: str, status: str) -> dict:
 
 def _types(case: dict) -> list[str]:
     return [e["type"] for e in case["timeline"]]
+
+
+def _sequence(case: dict) -> list[str]:
+    """The case's timeline as event types, status changes spelled out, tracking updates left out."""
+    return [f"status:{e['payload']['from']}->{e['payload']['to']}" if e["type"] == "aftersale.status_changed"
+            else e["type"] for e in case["timeline"] if e["type"] != "shipment.tracking_updated"]
+
+
+def _refunds(live: Live) -> list[tuple[str, str, str, int]]:
+    with live.container.engine.connect() as conn:
+        return [(r.aftersale_id, r.refund_no, r.status, r.amount_fen) for r in conn.execute(sa.select(t.refunds))]
 
 
 def _count(live: Live, table: sa.Table, **where: object) -> int:
@@ -110,7 +122,17 @@ def test_on_accept_policy_refunds_at_the_carriers_acknowledgement(database_url: 
         done = _status(live, case["id"], "completed")
         assert done["intercepts"][0]["status"] == "submitted"
         assert done["refund"]["evidence"]["trigger"] == "intercept_accepted"
-        assert _count(live, t.refunds) == 1
+        assert _sequence(done) == [
+            "aftersale.created", "status:open->intercepting", "intercept.requested", "intercept.submitted",
+            "status:intercepting->refunding", "refund.pending", "refund.approved", "refund.succeeded",
+            "status:refunding->completed", "aftersale.settled"]
+        # The parcel turning back later changes the intercept and starts its return, and refunds nothing more.
+        live.advance(2 * DAY)
+        back = live.wait_for(lambda: "return.returned" in _types(c := live.case(case["id"])) and c)
+        assert _sequence(back) == _sequence(done) + ["intercept.succeeded", "return.started", "return.returned"]
+        assert (back["status"], back["intercepts"][0]["status"]) == ("completed", "succeeded")
+        refund_no = "LJ" + case["id"].removeprefix("as_").upper() + "R1"
+        assert _refunds(live) == [(case["id"], refund_no, "succeeded", 5900)]
     finally:
         stop_live(live)
 
@@ -122,14 +144,57 @@ def test_on_received_policy_waits_for_the_warehouse(database_url: str, tmp_path:
         _intercept(live, case["id"])
         live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
         live.advance(2 * DAY)
-        waiting = _status(live, case["id"], "intercepted")
-        assert waiting["refund"] is None
+        # Turned back and signed back at the sender: still no refund until the warehouse receives it.
+        waiting = live.wait_for(lambda: (c := live.case(case["id"]))["status"] == "intercepted"
+                                and "return.returned" in _types(c) and c)
+        assert waiting["refund"] is None and _refunds(live) == []
         r = live.post(f"/v1/aftersales/{case['id']}/received", {})
         assert r.status_code == 200, r.text
         done = _status(live, case["id"], "completed")
         assert done["refund"]["evidence"]["trigger"] == "received"
+        assert _sequence(done) == [
+            "aftersale.created", "status:open->intercepting", "intercept.requested", "intercept.submitted",
+            "intercept.succeeded", "status:intercepting->intercepted", "return.started", "return.returned",
+            "aftersale.received", "status:intercepted->refunding", "refund.pending", "refund.approved",
+            "refund.succeeded", "status:refunding->completed", "aftersale.settled"]
+        refund_no = "LJ" + case["id"].removeprefix("as_").upper() + "R1"
+        assert _refunds(live) == [(case["id"], refund_no, "succeeded", 5900)]
     finally:
         stop_live(live)
+
+
+def test_a_shop_created_without_a_policy_refunds_when_the_parcel_turns_back(live: Live) -> None:
+    shop, key = shops.create_shop(live.container.engine, "No policy given")
+    with live.container.engine.begin() as conn:
+        shops.upsert_carrier_account(conn, shop.id, "kuaidi100", {
+            "key": K100_KEY, "customer": K100_CUSTOMER, "secret": K100_SECRET, "salt": K100_SALT})
+    live.parcel("ZT100000008", "in_transit")
+    assert live.post("/v1/shipments", shipment_body("ZT100000008", "O-8"), api_key=key).status_code == 201
+    r = live.post("/v1/aftersales", {"order_id": "O-8", "type": "refund_only_shipped", "refund_fen": 5900,
+                                     "waybill_nos": ["ZT100000008"]}, api_key=key)
+    assert r.status_code == 201, r.text
+    case_id = r.json()["id"]
+    r = live.post(f"/v1/aftersales/{case_id}/intercepts", {"type": "return_to_sender"}, api_key=key)
+    assert r.status_code == 202, r.text
+
+    def case() -> dict:
+        answer = live.client.get(f"/v1/aftersales/{case_id}", headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    live.wait_for(lambda: case()["intercepts"][0]["status"] == "submitted")
+    assert case()["refund"] is None  # the carrier's acknowledgement alone refunds nothing under the default
+    live.advance(2 * DAY)
+    done = live.wait_for(lambda: (c := case())["status"] == "completed" and "return.returned" in _types(c) and c)
+    assert (done["settlement_policy"], done["refund"]["evidence"]["trigger"]) == ("on_turned_back",
+                                                                                "intercept_succeeded")
+    # The returned scan may land before or after the refund's own steps; everything else is in this order.
+    assert [x for x in _sequence(done) if x != "return.returned"] == [
+        "aftersale.created", "status:open->intercepting", "intercept.requested", "intercept.submitted",
+        "intercept.succeeded", "status:intercepting->refunding", "refund.pending", "return.started",
+        "refund.approved", "refund.succeeded", "status:refunding->completed", "aftersale.settled"]
+    assert _types(done).count("return.returned") == 1
+    assert _refunds(live) == [(case_id, "LJ" + case_id.removeprefix("as_").upper() + "R1", "succeeded", 5900)]
 
 
 def test_intercepting_a_delivered_parcel_is_refused_and_writes_nothing(live: Live) -> None:
