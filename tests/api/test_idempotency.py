@@ -145,7 +145,7 @@ def test_business_refusal_is_stored_and_replayed(api: Api) -> None:
     body = shipment_body("ZT400000007", "I-7")
     api.client.post("/v1/shipments", json=body, headers=api.a.headers("idem-key-0000000071"))
     dup = api.client.post("/v1/shipments", json=body, headers=api.a.headers("idem-key-0000000072"))
-    assert dup.status_code == 422 and dup.json()["rule"] == "waybill_no"
+    assert dup.status_code == 409 and dup.json()["rule"] == "waybill_no"
     again = api.client.post("/v1/shipments", json=body, headers=api.a.headers("idem-key-0000000072"))
-    assert again.status_code == 422 and again.headers["idempotent-replayed"] == "true"
+    assert again.status_code == 409 and again.headers["idempotent-replayed"] == "true"
     assert again.json() == dup.json()

@@ -14,9 +14,12 @@ from lanjie.domain.errors import IllegalTransition, NotFound, RuleViolation
 
 PROBLEM = "application/problem+json"
 
-#: Rules about the request's own content answer 422; the rest are conflicts with current state (409).
-_INPUT_RULES = {"refund_fen", "waybill_nos", "waybill_no", "address", "case_type", "carrier", "type", "items",
+#: Rules about the request's own content answer 422; the rest are conflicts with current state (409),
+#: such as a waybill or channel reference that is already registered.
+_INPUT_RULES = {"refund_fen", "waybill_nos", "address", "case_type", "carrier", "type", "items",
                 "outcome", "channel", "file_ids"}
+#: What FastAPI says when reading a JSON body failed in a way json.loads does not call a decode error.
+_UNPARSED_BODY = "There was an error parsing the body"
 
 
 class Problem(Exception):
@@ -49,6 +52,20 @@ def problem_for(exc: Exception) -> Problem | None:
     return None
 
 
+def malformed_json(detail: str) -> Problem:
+    return Problem(400, "Malformed JSON", detail, type_="/problems/malformed-json")
+
+
+def _why_unparsed(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "the request body is not valid JSON: it is not UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "the request body is not valid JSON that lanjie reads: it is nested too deeply"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "the request body is not valid JSON that lanjie reads: a number has too many digits"
+    return "the request body is not valid JSON"
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into problem+json."""
 
@@ -57,18 +74,24 @@ def install(app: FastAPI) -> None:
         return exc.response()
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"],
                    "type": e["type"]} for e in exc.errors()]
         if any(e["type"] == "json_invalid" for e in errors):
-            return Problem(400, "Malformed JSON", "the request body is not valid JSON",
-                           type_="/problems/malformed-json").response()
+            return malformed_json("the request body is not valid JSON").response()
+        if isinstance(exc.body, bytes):  # a body FastAPI did not read as JSON: its Content-Type said otherwise
+            sent = request.headers.get("content-type") or "no Content-Type"
+            return Problem(415, "Unsupported media type", f"send the body as JSON with Content-Type: "
+                           f"application/json (this request had {sent})", type_="/problems/unsupported-media-type",
+                           field="Content-Type").response()
         detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
         return Problem(422, "Invalid request", detail, type_="/problems/invalid-request",
                        errors=errors).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
+            return malformed_json(_why_unparsed(exc.__cause__)).response()
         return Problem(exc.status_code, str(exc.detail), str(exc.detail),
                        headers=dict(exc.headers or {})).response()
 

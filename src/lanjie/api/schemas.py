@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from lanjie.domain.autorules import Condition
 from lanjie.domain.states import (
@@ -22,7 +22,8 @@ from lanjie.domain.states import (
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 _NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_PRINTABLE)]
-Waybill = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9\-]{4,40}$")]
+#: Carriers print waybills in upper case; stored so, ``zt123`` and ``ZT123`` are one parcel, not two.
+Waybill = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9\-]{4,40}$")]
 Fen = Annotated[int, Field(ge=0, le=10**12, strict=True)]
 
 
@@ -77,8 +78,18 @@ class AfterSaleIn(Strict):
 
 class InterceptIn(Strict):
     type: InterceptType = InterceptType.return_to_sender
-    address: PartyIn | None = Field(None, description="required for `redirect`: the new recipient")
-    waybill_nos: list[Waybill] | None = Field(None, description="only these parcels of the case (default: all)")
+    address: PartyIn | None = Field(None, description="required for `redirect` (the new recipient); refused "
+                                                      "for the other types, which go back to the sender or outlet")
+    waybill_nos: Annotated[list[Waybill], Field(min_length=1)] | None = Field(
+        None, description="only these parcels of the case; absent or null: all of them (an empty list is refused)")
+
+    @field_validator("address")
+    @classmethod
+    def _address_only_for_redirect(cls, address: PartyIn | None, info: ValidationInfo) -> PartyIn | None:
+        # Stored and shown but never sent, an address on a return would mislead whoever reads the case.
+        if address is not None and info.data.get("type", InterceptType.redirect) != InterceptType.redirect:
+            raise ValueError(f"an address is only for a redirect; {info.data['type']} returns the parcel")
+        return address
 
 
 class BatchInterceptIn(InterceptIn):

@@ -71,7 +71,8 @@ async def list_cases(request: Request, shop_id: Shop,
                      status: CaseStatus | None = None, type: CaseType | None = None,
                      carrier: Annotated[str | None, Query(description="e.g. kuaidi100:zto or zto",
                                                           pattern=r"^([a-z0-9_]{2,40}:)?[a-z0-9]{2,20}$")] = None,
-                     waybill_no: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9\-]{4,40}$")] = None,
+                     waybill_no: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9\-]{4,40}$",
+                                                             description="any case: waybills are upper-cased")] = None,
                      channel: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{2,40}$")] = None,
                      needs_person: Annotated[bool | None, Query(
                          description="true: only cases a person must look at (status needs_attention or an "
@@ -84,7 +85,7 @@ async def list_cases(request: Request, shop_id: Shop,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
                      offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> Any:
     query = case_search.case_query(shop_id, case_search.CaseFilter(
-        status=status, type=type, carrier=carrier, waybill_no=waybill_no, channel=channel,
+        status=status, type=type, carrier=carrier, waybill_no=waybill_no and waybill_no.upper(), channel=channel,
         needs_person=needs_person, deadline_before=deadline_before, q=q))
 
     def read() -> Any:
