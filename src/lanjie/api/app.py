@@ -74,9 +74,10 @@ def create_app(container: Container, *, run_worker: bool = False, sandbox: Any =
             await container.http.aclose()  # the carrier client's connections belong to this loop
 
     # FastAPI's own /docs loads Swagger UI from a CDN; fastapi-offline serves the same pages (/docs,
-    # /redoc) from files in its package, so the docs work offline.
+    # /redoc) from files in its package, so the docs work offline. Swagger UI would also send the spec
+    # to validator.swagger.io for its badge: validatorUrl null keeps the page from calling out.
     app = FastAPIOffline(title="lanjie", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                         favicon_url="/static-offline-docs/favicon.png")
+                         favicon_url="/static-offline-docs/favicon.png", swagger_ui_parameters={"validatorUrl": None})
     app.state.container = container
     problems.install(app)
     for router in (shipments.router, aftersales.router, events.router, carriers.router, channels.router,
