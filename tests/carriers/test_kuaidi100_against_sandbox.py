@@ -18,6 +18,7 @@ from lanjie.carriers.errors import CarrierRejected
 from lanjie.carriers.kuaidi100 import Kuaidi100
 from lanjie.domain.states import InterceptReason, InterceptType, TrackingStatus
 from lanjie.sandbox import SandboxConfig, SandboxWorld, create_sandbox_app
+from lanjie.sandbox.model import ForcedOutcome
 
 START_AT = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)
 BASE = "http://sandbox.test/kuaidi100"
@@ -55,6 +56,23 @@ async def test_the_twin_accepts_a_signed_intercept_and_answers_a_repeat_as_alrea
     assert first.task_id
     assert again == InterceptAck(accepted=True, task_id=first.task_id, message=again.message,
                                  reason=InterceptReason.already_intercepted, duplicate=True)
+
+
+@pytest.mark.anyio
+async def test_a_retry_after_a_failed_intercept_is_refused_as_already_intercepted() -> None:
+    async with twin() as (carrier, world):
+        # The failure's result callback goes to a stand-in for lanjie, never to the network.
+        world._http = httpx.AsyncClient(transport=httpx.MockTransport(
+            lambda _: httpx.Response(200, json={"result": True, "returnCode": "200", "message": "成功"})))
+        world.create_parcel(carrier_code="zto", waybill_no="7300000000007", stage=TrackingStatus.in_transit)
+        first = await carrier.intercept(_request("7300000000007"))
+        world.force_outcome("7300000000007", ForcedOutcome.fail)
+        again = await carrier.intercept(_request("7300000000007"))
+        await world.settle()
+
+    assert first.accepted
+    assert again == InterceptAck(accepted=False, task_id=None, reason=InterceptReason.already_intercepted,
+                                 message="该单号已拦截过，不可重复拦截")
 
 
 @pytest.mark.anyio

@@ -149,6 +149,8 @@ async def test_accepted_intercept_carries_the_task_id() -> None:
     ("30002", _refused(InterceptReason.out_for_delivery, "快件派送中，无法拦截")),
     ("30003", _refused(InterceptReason.not_picked_up, "快件未揽收，请取消订单")),
     ("30005", _refused(InterceptReason.not_supported, "该快递公司不支持拦截")),
+    # The earlier intercept is over (or another account's): a retry is refused, no task to wait for.
+    ("30006", _refused(InterceptReason.already_intercepted, "该单号已拦截过，不可重复拦截")),
 ])
 async def test_each_refusal_of_the_parcel_maps_to_its_ack(name: str, expected: InterceptAck,
                                                 caplog: pytest.LogCaptureFixture) -> None:

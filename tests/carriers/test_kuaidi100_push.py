@@ -73,6 +73,7 @@ def test_an_intercept_success_callback_parses_to_a_succeeded_result() -> None:
 @pytest.mark.parametrize(("name", "reason", "message"), [
     ("intercept_missed", InterceptReason.missed, "快件已签收，拦截失败"),
     ("intercept_failed", InterceptReason.carrier_error, "网点未执行拦截"),
+    ("intercept_out_for_delivery", InterceptReason.out_for_delivery, "快件派件中，拦截未能生效"),
 ])
 def test_a_failed_intercept_callback_carries_its_reason(
         name: str, reason: InterceptReason, message: str) -> None:

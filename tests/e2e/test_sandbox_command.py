@@ -40,7 +40,8 @@ def test_sandbox_command_serves_the_kuaidi100_twin_and_its_control_api(tmp_path:
         assert httpx.post(f"{base}/control/parcels", json={"carrier": "zto", "waybill_no": "ZT5550001",
                                                            "stage": "in_transit"}).status_code == 201
         # The default sandbox account answers a correctly signed real-time query for that parcel.
-        param = json.dumps({"com": "zto", "num": "ZT5550001", "resultv2": "4", "show": "0", "order": "desc"})
+        # Kuaidi100 names the courier in its own code: zhongtong, not lanjie's zto.
+        param = json.dumps({"com": "zhongtong", "num": "ZT5550001", "resultv2": "4", "show": "0", "order": "desc"})
         sign = hashlib.md5((param + "SANDBOXKEY" + "SANDBOXCUSTOMER").encode()).hexdigest().upper()
         answer = httpx.post(f"{base}/kuaidi100/poll/query.do",
                             data={"customer": "SANDBOXCUSTOMER", "sign": sign, "param": param}).json()

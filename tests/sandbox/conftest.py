@@ -182,7 +182,7 @@ class Sandbox:
 
     def intercept_param(self, waybill_no: str, **overrides: Any) -> str:
         param: dict[str, Any] = {
-            "kuaidicom": "zto", "kuaidinum": waybill_no, "interceptType": "RETURN_SEND_ADDR",
+            "kuaidicom": "zhongtong", "kuaidinum": waybill_no, "interceptType": "RETURN_SEND_ADDR",
             "reason": "买家申请仅退款", "orderId": f"O-{waybill_no}", "salt": "salt-1",
             "callbackUrl": self.url("intercept-result"),
         }
@@ -198,7 +198,7 @@ class Sandbox:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def subscribe(self, number: str, *, company: str = "zto", key: str = KEY, salt: str = "push-salt",
+    def subscribe(self, number: str, *, company: str = "zhongtong", key: str = KEY, salt: str = "push-salt",
                   callback: str | None = None, **parameters: Any) -> dict[str, Any]:
         params = {"callbackurl": callback if callback is not None else self.url("track"),
                   "salt": salt, "resultv2": "4", **parameters}
@@ -209,7 +209,7 @@ class Sandbox:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def query(self, number: str, *, com: str = "zto", customer: str = CUSTOMER, key: str = KEY,
+    def query(self, number: str, *, com: str = "zhongtong", customer: str = CUSTOMER, key: str = KEY,
               sign: str | None = None, **extra: str) -> dict[str, Any]:
         param = json.dumps({"com": com, "num": number, "phone": "", "resultv2": "4", "show": "0",
                             "order": "desc", **extra})

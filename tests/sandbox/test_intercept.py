@@ -66,6 +66,15 @@ def test_missing_form_field_answers_400_naming_it(sandbox: Sandbox) -> None:
     assert "sign" in response.json()["message"]
 
 
+@pytest.mark.parametrize("stage", ["picked_up", "in_transit", "at_destination"])
+def test_intercept_inside_the_window_is_accepted(sandbox: Sandbox, stage: str) -> None:
+    sandbox.create("ZT1017", stage)
+    answer = sandbox.intercept("ZT1017")
+    assert (answer["code"], answer["message"]) == (200, "success")
+    task = sandbox.parcel("ZT1017")["intercept"]
+    assert (task["task_id"], task["state"]) == (answer["data"]["taskId"], "pending")
+
+
 @pytest.mark.parametrize(("stage", "code"), [
     ("created", 30003),
     ("out_for_delivery", 30002),
@@ -82,22 +91,50 @@ def test_intercept_outside_the_window_is_refused(sandbox: Sandbox, stage: str, c
 def test_unknown_waybill_or_other_carrier_is_not_supported(sandbox: Sandbox) -> None:
     sandbox.create("ZT1005", "in_transit")
     assert sandbox.intercept("NOPE0001")["code"] == 30005
-    assert sandbox.intercept("ZT1005", kuaidicom="yto")["code"] == 30005
+    assert sandbox.intercept("ZT1005", kuaidicom="yuantong")["code"] == 30005
     assert sandbox.intercept("ZT1005", kuaidicom="zhongtong")["code"] == 200  # Kuaidi100's own code for ZTO
     sandbox.create("ZT1016", "in_transit")
     sandbox.http.post("/control/parcels/ZT1016/inject", json={"kind": "lost"})
     assert sandbox.intercept("ZT1016")["code"] == 30005
 
 
-def test_second_intercept_on_same_waybill_answers_30004_with_the_first_task_id(sandbox: Sandbox) -> None:
+def test_lanjie_short_courier_code_is_not_kuaidi100s_and_is_refused(sandbox: Sandbox) -> None:
+    sandbox.create("ZT1018", "in_transit")
+    answer = sandbox.intercept("ZT1018", kuaidicom="zto")
+    assert answer == {"code": 30005, "message": "不支持的快递公司编码：zto", "time": answer["time"], "data": {}}
+    assert sandbox.parcel("ZT1018")["intercept"] is None
+    assert sandbox.intercept("ZT1018", kuaidicom="zhongtong")["code"] == 200
+
+
+def test_second_intercept_while_the_first_is_pending_answers_30004_with_the_first_task_id(sandbox: Sandbox) -> None:
     sandbox.create("ZT1006", "at_destination")
     first = sandbox.intercept("ZT1006")["data"]["taskId"]
     again = sandbox.intercept("ZT1006", interceptType="RETURN_SEND_STATION")
-    assert again["code"] == 30004
-    assert again["data"] == {"taskId": first}
+    assert (again["code"], again["data"]) == (30004, {"taskId": first})
     sandbox.advance(2 * HOUR)  # caught at the next scan: now returning
     assert sandbox.parcel("ZT1006")["status"] == "returning"
-    assert sandbox.intercept("ZT1006") == {**again, "time": again["time"] + 2 * HOUR * 1000}
+    late = sandbox.intercept("ZT1006")
+    assert (late["code"], late["message"], late["data"]) == (30006, "该单号已拦截过，不可重复拦截", {})
+
+
+def test_intercept_after_a_failed_intercept_is_refused_without_the_dead_task(sandbox: Sandbox) -> None:
+    sandbox.create("ZT1019", "in_transit")
+    first = sandbox.intercept("ZT1019")["data"]["taskId"]
+    assert sandbox.http.post("/control/parcels/ZT1019/outcome", json={"outcome": "fail"}).status_code == 200
+    again = sandbox.intercept("ZT1019")
+    assert (again["code"], again["data"]) == (30006, {})
+    task = sandbox.parcel("ZT1019")["intercept"]
+    assert (task["task_id"], task["state"]) == (first, "failed")
+
+
+def test_another_key_never_gets_the_task_id_of_a_pending_intercept(sandbox: Sandbox) -> None:
+    response = sandbox.http.post("/control/accounts", json={"key": "OTHERKEY", "customer": "OTHER", "secret": "S2"})
+    assert response.status_code == 201, response.text
+    sandbox.create("ZT1020", "in_transit")
+    first = sandbox.intercept("ZT1020")["data"]["taskId"]
+    other = sandbox.intercept("ZT1020", key="OTHERKEY", secret="S2")
+    assert (other["code"], other["data"]) == (30006, {})
+    assert sandbox.intercept("ZT1020")["data"] == {"taskId": first}  # the owner still gets its own
 
 
 def _callback(sandbox: Sandbox) -> tuple[dict[str, str], dict[str, object]]:
@@ -113,7 +150,7 @@ def test_flag_effective_before_delivery_turns_parcel_back_and_reports_success(sa
     assert sandbox.received("intercept-result") == []
     sandbox.advance(1)  # 05:00 UTC: the arrival scan at the origin hub catches the parcel
     form, param = _callback(sandbox)
-    assert param == {"taskId": task_id, "kuaidicom": "zto", "kuaidinum": "ZT1007", "status": "SUCCESS",
+    assert param == {"taskId": task_id, "kuaidicom": "zhongtong", "kuaidinum": "ZT1007", "status": "SUCCESS",
                      "code": "200", "message": "拦截成功", "time": "2025-03-01 13:00:00"}
     assert form["sign"] == md5_upper(form["param"] + "salt-1")
     parcel = sandbox.parcel("ZT1007")
@@ -134,7 +171,7 @@ def test_delivery_before_the_flag_takes_effect_reports_missed(make_sandbox: Call
     task_id = sandbox.intercept("ZT1008")["data"]["taskId"]
     sandbox.advance(5 * HOUR)  # out for delivery at 04:00, delivered at 07:00, flag effective at 08:00
     form, param = _callback(sandbox)
-    assert param == {"taskId": task_id, "kuaidicom": "zto", "kuaidinum": "ZT1008", "status": "FAIL",
+    assert param == {"taskId": task_id, "kuaidicom": "zhongtong", "kuaidinum": "ZT1008", "status": "FAIL",
                      "code": "31001", "message": "拦截失败：快件已签收，拦截未能及时生效",
                      "time": "2025-03-01 15:00:00"}
     assert form["sign"] == md5_upper(form["param"] + "salt-1")
@@ -143,7 +180,7 @@ def test_delivery_before_the_flag_takes_effect_reports_missed(make_sandbox: Call
     assert parcel["intercept"]["outcome"] == "missed"
 
 
-def test_out_for_delivery_parcel_is_caught_when_flag_is_effective_first(sandbox: Sandbox) -> None:
+def test_parcel_at_destination_is_caught_at_its_dispatch_scan_once_the_flag_is_effective(sandbox: Sandbox) -> None:
     sandbox.create("ZT1009", "at_destination")
     sandbox.intercept("ZT1009", interceptType="RETURN_SEND_STATION")
     sandbox.advance(2 * HOUR)
@@ -154,6 +191,24 @@ def test_out_for_delivery_parcel_is_caught_when_flag_is_effective_first(sandbox:
     last = sandbox.parcel("ZT1009")["history"][0]
     assert last["status"] == "returned"
     assert "退回寄件网点" in last["context"]
+
+
+def test_parcel_out_for_delivery_when_the_flag_takes_effect_fails_31003_and_is_delivered(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = make_sandbox(propagation_seconds=3 * HOUR)
+    sandbox.create("ZT1021", "at_destination")
+    task_id = sandbox.intercept("ZT1021")["data"]["taskId"]
+    sandbox.advance(3 * HOUR)  # out for delivery at 04:00, flag effective at 05:00
+    _, param = _callback(sandbox)
+    assert param == {"taskId": task_id, "kuaidicom": "zhongtong", "kuaidinum": "ZT1021", "status": "FAIL",
+                     "code": "31003", "message": "拦截失败：快件派件中，拦截未能生效", "time": "2025-03-01 13:00:00"}
+    parcel = sandbox.parcel("ZT1021")
+    assert (parcel["status"], parcel["intercept"]["state"], parcel["intercept"]["outcome"]) == (
+        "out_for_delivery", "failed", "failed")
+    sandbox.advance(2 * HOUR)  # the delivery goes on: signed at 07:00, no second callback
+    parcel = sandbox.parcel("ZT1021")
+    assert [h["code"] for h in parcel["history"][:2]] == ["delivered", "out_for_delivery"]
+    assert len(sandbox.received("intercept-result")) == 1
 
 
 def test_redirect_delivers_to_the_new_address(sandbox: Sandbox) -> None:
@@ -210,7 +265,7 @@ def test_callback_with_a_wrong_ack_is_retried_after_the_retry_interval(sandbox: 
     sandbox.intercept("ZT1014")
     sandbox.http.post("/control/parcels/ZT1014/outcome", json={"outcome": "succeed"})
     sandbox.settle()
-    sandbox.advance(35 * 60 - 1)
+    sandbox.advance(30 * 60 - 1)  # result callbacks are retried after 30 minutes (tracking pushes: 35)
     assert len(sandbox.received("intercept-result")) == 1
     sandbox.advance(1)
     calls = sandbox.received("intercept-result")
@@ -218,7 +273,7 @@ def test_callback_with_a_wrong_ack_is_retried_after_the_retry_interval(sandbox: 
     assert calls[0].raw == calls[1].raw  # the same message again
     pushes = [(p["attempt"], p["result"], p["at"][11:19]) for p in sandbox.parcel("ZT1014")["pushes"]
               if p["channel"] == "callback"]
-    assert pushes == [(0, "failed", "02:00:00"), (1, "acked", "02:35:00")]
+    assert pushes == [(0, "failed", "02:00:00"), (1, "acked", "02:30:00")]
 
 
 def test_callback_gives_up_after_three_retries(sandbox: Sandbox) -> None:
@@ -227,5 +282,7 @@ def test_callback_gives_up_after_three_retries(sandbox: Sandbox) -> None:
     sandbox.create("ZT1015", "in_transit")
     sandbox.intercept("ZT1015")
     sandbox.http.post("/control/parcels/ZT1015/outcome", json={"outcome": "fail"})
-    sandbox.advance(5 * 35 * 60)
+    sandbox.advance(5 * 30 * 60)
     assert len(sandbox.received("intercept-result")) == 4
+    pushes = [(p["attempt"], p["at"][11:19]) for p in sandbox.parcel("ZT1015")["pushes"] if p["channel"] == "callback"]
+    assert pushes == [(0, "02:00:00"), (1, "02:30:00"), (2, "03:00:00"), (3, "03:30:00")]

@@ -36,7 +36,7 @@ def test_subscription_pushes_the_full_history_newest_first_signed_with_salt(sand
     assert param == {"status": "polling", "billstatus": "", "message": "", "autoCheck": "0", "comOld": "",
                      "comNew": ""}
     assert {k: v for k, v in result.items() if k != "data"} == {
-        "message": "ok", "state": "0", "status": "200", "condition": "F00", "ischeck": "0", "com": "zto",
+        "message": "ok", "state": "0", "status": "200", "condition": "F00", "ischeck": "0", "com": "zhongtong",
         "nu": "ZT2001"}
     assert _items(result) == FIRST_THREE
     assert set(result["data"][0]) == {"context", "time", "ftime", "status", "areaCode", "areaName", "statusCode"}
@@ -59,6 +59,33 @@ def test_push_with_a_wrong_ack_is_retried_after_the_retry_interval(sandbox: Sand
     assert first.raw == retry.raw
     log = [(p["attempt"], p["result"]) for p in sandbox.parcel("ZT2002")["pushes"]]
     assert log == [(0, "failed"), (1, "acked")]
+
+
+def test_push_gives_up_after_three_retries(sandbox: Sandbox) -> None:
+    wrong = (500, b"oops", 0.0)
+    sandbox.script("track", wrong, wrong, wrong, wrong, wrong)
+    sandbox.create("ZT2017", "in_transit")  # its next scan is 3 hours away: no newer snapshot meanwhile
+    sandbox.subscribe("ZT2017")
+    sandbox.settle()
+    sandbox.advance(5 * 35 * 60)
+    assert len(sandbox.received("track")) == 4
+    log = [(p["attempt"], p["result"], p["at"][11:19]) for p in sandbox.parcel("ZT2017")["pushes"]]
+    assert log == [(0, "failed", "02:00:00"), (1, "failed", "02:35:00"), (2, "failed", "03:10:00"),
+                   (3, "failed", "03:45:00")]
+
+
+def test_subscription_under_another_company_is_corrected_to_kuaidi100s_own_code(sandbox: Sandbox) -> None:
+    sandbox.create("ZT2016", "in_transit")
+    assert sandbox.subscribe("ZT2016", company="yuantong")["returnCode"] == "200"
+    sandbox.settle()
+    [push] = sandbox.received("track")
+    param = push.param
+    result = param.pop("lastResult")
+    assert param == {"status": "abort", "billstatus": "", "message": "快递公司编码有误，已自动更正为 zhongtong",
+                     "autoCheck": "1", "comOld": "yuantong", "comNew": "zhongtong"}
+    assert (result["com"], len(result["data"])) == ("zhongtong", 3)
+    # Resubscribing under the corrected code is allowed at once (sandbox choice).
+    assert sandbox.subscribe("ZT2016", company="zhongtong")["returnCode"] == "200"
 
 
 def test_retry_is_skipped_once_a_newer_snapshot_was_acknowledged(make_sandbox: Callable[..., Sandbox]) -> None:
@@ -160,6 +187,7 @@ def test_damage_and_loss_are_pushed_as_problem_states(sandbox: Sandbox) -> None:
     ({"callback": ""}, "700"),
     ({"callback": "ftp://example.invalid/x"}, "700"),
     ({"company": "nosuchcarrier"}, "702"),
+    ({"company": "zto"}, "702"),  # lanjie's short code is not Kuaidi100's (zhongtong)
     ({"company": "shunfeng"}, "700"),  # SF needs the phone tail
 ])
 def test_bad_subscription_answers_the_documented_code(sandbox: Sandbox, kwargs: dict[str, str], code: str) -> None:
@@ -179,7 +207,7 @@ def test_query_answers_the_snapshot_in_the_order_asked(sandbox: Sandbox) -> None
     sandbox.create("ZT2013", "in_transit")
     result = sandbox.query("ZT2013")
     assert {k: v for k, v in result.items() if k != "data"} == {
-        "message": "ok", "state": "0", "status": "200", "condition": "F00", "ischeck": "0", "com": "zto",
+        "message": "ok", "state": "0", "status": "200", "condition": "F00", "ischeck": "0", "com": "zhongtong",
         "nu": "ZT2013"}
     assert _items(result) == FIRST_THREE
     assert _items(sandbox.query("ZT2013", order="asc")) == FIRST_THREE[::-1]
@@ -193,9 +221,10 @@ def test_query_answers_the_snapshot_in_the_order_asked(sandbox: Sandbox) -> None
     ({"customer": "NOBODY"}, "601"),
     ({"sign": "0" * 32}, "503"),
     ({"com": "nosuchcarrier"}, "400"),
+    ({"com": "zto"}, "400"),  # lanjie's short code is not Kuaidi100's (zhongtong)
     ({"number": ""}, "400"),
     ({"number": "UNKNOWN01"}, "500"),
-    ({"com": "yto"}, "500"),  # a ZTO waybill is unknown to YTO
+    ({"com": "yuantong"}, "500"),  # a ZTO waybill is unknown to YTO
 ])
 def test_bad_query_answers_the_documented_code(sandbox: Sandbox, kwargs: dict[str, str], code: str) -> None:
     sandbox.create("ZT2014", "in_transit")

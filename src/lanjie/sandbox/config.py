@@ -88,8 +88,9 @@ class SandboxConfig:
     tick_seconds: float = 0.05  # real: between scheduler ticks
     kuaidi100_accounts: Mapping[str, Mapping[str, str]] = field(default_factory=_default_accounts)
     hop_seconds: HopSeconds = field(default_factory=HopSeconds)
-    push_retry_seconds: float = 35 * 60  # sim: a failed push or callback is retried after this
-    push_retries: int = 3
+    push_retry_seconds: float = 35 * 60  # sim: a failed tracking push is retried after this (§2.3)
+    callback_retry_seconds: float = 30 * 60  # sim: a failed result callback (intercept, work order) (§2.5, §22.4)
+    push_retries: int = 3  # retries of either, after the first attempt
     push_timeout_seconds: float = 20.0  # real: how long a push waits for its acknowledgement
     first_push_seconds: float = 0.0  # sim: subscription → first push of a parcel that already has scans
     abort_no_record_seconds: float = 3 * 24 * HOUR  # sim: subscription without any scan → "abort"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lanjie.domain.states import InterceptType
 from lanjie.sandbox.kuaidi100_wire import (
+    COMPANY_OF,
     InterceptCode,
     ParamError,
     QueryCode,
@@ -30,14 +31,15 @@ from lanjie.sandbox.kuaidi100_wire import (
     push_param,
     push_sign,
     query_sign,
+    world_carrier,
 )
 from lanjie.sandbox.kuaidi100_wire import is_url as _is_url
 from lanjie.sandbox.kuaidi100_wire import json_object as _json_object
 from lanjie.sandbox.kuaidi100_wire import text_field as _text
 from lanjie.sandbox.kuaidi100_workorder import WorkOrderDesk
-from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Refusal
+from lanjie.sandbox.model import Channel, InterceptTask, Parcel, Refusal, TaskState
 from lanjie.sandbox.push import Delivery, PushBody
-from lanjie.sandbox.route import CITIES, Party, canonical_carrier, find_city
+from lanjie.sandbox.route import CITIES, Party, find_city
 from lanjie.sandbox.serving import WireAnswer
 from lanjie.sandbox.wirefmt import dumps
 
@@ -56,7 +58,6 @@ _REFUSALS: dict[Refusal, tuple[InterceptCode, str]] = {
     Refusal.not_picked_up: (InterceptCode.not_picked_up, "快件未揽收，不可拦截，请取消订单"),
     Refusal.out_for_delivery: (InterceptCode.out_for_delivery, "快件派件中，不可拦截"),
     Refusal.already_delivered: (InterceptCode.already_signed, "快件已签收，不可拦截"),
-    Refusal.already_intercepted: (InterceptCode.already_intercepted, "该单号已拦截，不可重复拦截"),
 }
 _RESUBSCRIBE_AFTER = timedelta(minutes=30)
 _MONTH = timedelta(days=30)
@@ -153,19 +154,29 @@ class Kuaidi100Twin:
             raise ParamError(f"参数错误：interceptType 不支持 {type_name}")
         if not _is_url(callback_url):
             raise ParamError("参数错误：callbackUrl 不是 http(s) 地址")
+        carrier = world_carrier(kuaidicom)
+        if carrier is None:
+            return self._intercept_answer(InterceptCode.not_supported, f"不支持的快递公司编码：{kuaidicom}")
         new_recipient = self._new_recipient(param, waybill_no) if intercept_type is InterceptType.redirect else None
         decision = self.world.request_intercept(
-            carrier_code=kuaidicom, waybill_no=waybill_no, intercept_type=intercept_type,
+            carrier_code=carrier, waybill_no=waybill_no, intercept_type=intercept_type,
             report_to={"protocol": PROTOCOL, "callback_url": callback_url, "salt": salt, "kuaidicom": kuaidicom},
             requested_by=account.key, reason=_text(param, "reason", required=False),
             order_id=_text(param, "orderId", required=False), new_recipient=new_recipient,
             task_id_prefix="K100T",
         )
-        if decision.refusal is None and decision.task is not None:
-            return self._intercept_answer(InterceptCode.accepted, "success", {"taskId": decision.task.task_id})
+        task = decision.task
+        if decision.refusal is None and task is not None:
+            return self._intercept_answer(InterceptCode.accepted, "success", {"taskId": task.task_id})
+        if decision.refusal is Refusal.already_intercepted and task is not None:
+            # Only a repeat of this key's own request still in progress is told its task; a resolved
+            # intercept, or another key's, is a refusal that names no task.
+            if task.state is TaskState.pending and task.requested_by == account.key:
+                return self._intercept_answer(InterceptCode.already_intercepted, "该单号正在拦截中，请勿重复提交",
+                                              {"taskId": task.task_id})
+            return self._intercept_answer(InterceptCode.intercepted_before, "该单号已拦截过，不可重复拦截")
         code, message = _REFUSALS[decision.refusal or Refusal.not_supported]
-        data = {"taskId": decision.task.task_id} if decision.task is not None else None
-        return self._intercept_answer(code, message, data)
+        return self._intercept_answer(code, message)
 
     def _new_recipient(self, param: Mapping[str, Any], waybill_no: str) -> Party:
         info = param.get("recManInfo")
@@ -222,7 +233,7 @@ class Kuaidi100Twin:
             phone = _text(parameters, "phone", required=False)
         except ParamError as exc:
             return answer(SubscribeCode.bad_data, str(exc))
-        carrier = canonical_carrier(company)
+        carrier = world_carrier(company)
         if carrier is None:
             return answer(SubscribeCode.unknown_carrier, f"无法识别的快递公司编码：{company}")
         if not _is_url(callback_url):
@@ -233,8 +244,8 @@ class Kuaidi100Twin:
         current = self.subscriptions.get((account.key, number))
         if current is not None and current.status == "polling":
             return answer(SubscribeCode.duplicate, "重复订阅：该单号正在跟踪中")
-        corrected = current is not None and bool(current.corrected_to) and canonical_carrier(company) == \
-            canonical_carrier(current.corrected_to)
+        corrected = current is not None and bool(current.corrected_to) and \
+            carrier == world_carrier(current.corrected_to)
         # Sandbox choice: resubscribing under the code Kuaidi100 itself corrected to is allowed at once.
         if current is not None and current.ended_at is not None and not corrected and \
                 now - current.ended_at < _RESUBSCRIBE_AFTER:
@@ -263,7 +274,7 @@ class Kuaidi100Twin:
 
     def _parcel_for(self, subscription: Subscription) -> Parcel | None:
         parcel = self.world.parcels.get(subscription.number)
-        if parcel is None or canonical_carrier(subscription.company) != parcel.carrier_code:
+        if parcel is None or world_carrier(subscription.company) != parcel.carrier_code:
             return None
         return parcel
 
@@ -292,10 +303,10 @@ class Kuaidi100Twin:
     def _push_correction(self, subscription: Subscription, parcel: Parcel) -> None:
         if subscription.status != "polling":
             return
-        subscription.corrected_to = parcel.carrier_code
-        message = f"快递公司编码有误，已自动更正为 {parcel.carrier_code}"
+        subscription.corrected_to = COMPANY_OF[parcel.carrier_code]  # Kuaidi100 names it in its own code
+        message = f"快递公司编码有误，已自动更正为 {subscription.corrected_to}"
         self._push(subscription, parcel, status="abort", message=message,
-                   correction=(subscription.company, parcel.carrier_code))
+                   correction=(subscription.company, subscription.corrected_to))
 
     def _push(self, subscription: Subscription, parcel: Parcel | None, status: str = "",
               message: str = "", correction: tuple[str, str] | None = None) -> None:
@@ -346,7 +357,7 @@ class Kuaidi100Twin:
             order = _text(param, "order", required=False) or "desc"
         except ParamError as exc:
             return error(QueryCode.bad_data, str(exc))
-        carrier = canonical_carrier(com)
+        carrier = world_carrier(com)
         if carrier is None:
             return error(QueryCode.bad_data, f"无法识别的快递公司编码：{com}")
         if carrier in _PHONE_REQUIRED and not phone:

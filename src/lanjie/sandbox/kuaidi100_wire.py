@@ -5,17 +5,24 @@ Documented by Kuaidi100 and followed exactly (reference §2, §17, §18): the fo
 subscription ``returnCode`` table; the push envelope with the full history newest first and its
 acknowledgement ``{"result": true, "returnCode": "200", "message": "成功"}``; the state codes of §2.6.
 
+Couriers are named by Kuaidi100's own company codes (``zhongtong``, ``yuantong``, ``shunfeng``…,
+``COMPANIES``); lanjie's short codes (``zto``) are not Kuaidi100's and are refused like any unknown code
+(subscribe ``702``, query ``400``, interceptOrder ``30005``). The world inside keeps its own short codes.
+
 Not documented by Kuaidi100, so these are **lanjie's sandbox choices** (a real account may differ):
 
 * interceptOrder result codes: ``200`` accepted (``data.taskId``), ``400`` bad or missing parameter
   (the message names it), ``403`` unknown key or bad signature, ``429`` rate limited, ``30001``
   already signed, ``30002`` out for delivery, ``30003`` not picked up (cancel the order instead),
-  ``30004`` already intercepted (``data.taskId`` of the existing task: at most one per waybill),
-  ``30005`` waybill unknown to the carrier or not supported. Errors carry ``"data": {}``.
+  ``30004`` already intercepted and still in progress (``data.taskId`` of the existing task, only to
+  the key that asked for it: a repeat of our own request), ``30005`` waybill unknown to the carrier or
+  not supported, ``30006`` intercepted before (已拦截过: the earlier intercept has its outcome, or
+  another key asked for it; at most one per waybill). Errors carry ``"data": {}``.
   ``time`` is the sandbox's simulated clock in milliseconds.
 * The intercept result callback: a form POST of ``param`` and ``sign = MD5(param + salt)`` (upper-case
   hex), ``param`` = ``{taskId, kuaidicom, kuaidinum, status: SUCCESS|FAIL, code, message, time}`` with
-  ``code`` ``200`` (turned back), ``31001`` (missed: delivered before the stop took effect) or ``31002``
+  ``code`` ``200`` (turned back), ``31001`` (missed: delivered before the stop took effect), ``31003``
+  (派件中: out for delivery when the stop took effect, so the outlet let the delivery go on) or ``31002``
   (any other failure). Acknowledged like a tracking push.
 * The 4-subscriptions-a-month limit answers ``returnCode`` ``700`` with a message saying so; a
   resubscription within 30 minutes of a shutdown or abort answers ``501``.
@@ -35,7 +42,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from lanjie.domain.states import TrackingStatus
-from lanjie.sandbox.model import InterceptTask, Scan, TaskOutcome
+from lanjie.sandbox.model import InterceptTask, Refusal, Scan, TaskOutcome
 from lanjie.sandbox.route import ScanCode
 from lanjie.sandbox.wirefmt import BEIJING, WIRE_TIME, json_answer, wire_time
 
@@ -50,8 +57,9 @@ class InterceptCode(IntEnum):
     already_signed = 30001  # 已签收, 不可拦截
     out_for_delivery = 30002  # 派件中, 不可拦截
     not_picked_up = 30003  # 未揽收, 请取消订单
-    already_intercepted = 30004  # 已拦截
+    already_intercepted = 30004  # 已拦截: this key's intercept is still in progress
     not_supported = 30005  # 单号不存在或不支持拦截
+    intercepted_before = 30006  # 已拦截过: resolved, or asked for by another key
 
 
 class ResultCode(StrEnum):
@@ -60,6 +68,7 @@ class ResultCode(StrEnum):
     succeeded = "200"
     missed = "31001"  # delivered before the stop took effect
     failed = "31002"
+    out_for_delivery = "31003"  # 派件中 when the stop took effect: the delivery goes on
 
 
 class SubscribeCode(StrEnum):
@@ -82,6 +91,22 @@ class QueryCode(StrEnum):
     no_result = "500"  # 查询无结果
     bad_sign = "503"  # 验证签名失败
     bad_customer = "601"  # key expired or unknown customer
+
+
+#: Kuaidi100's company codes [official] → the world's carrier codes. Only these name a courier on
+#: Kuaidi100's paths.
+COMPANIES: dict[str, str] = {
+    "zhongtong": "zto", "yuantong": "yto", "shentong": "sto", "yunda": "yunda", "jtexpress": "jtexpress",
+    "shunfeng": "shunfeng", "jd": "jd", "ems": "ems", "debangwuliu": "debangwuliu",
+    "youzhengguonei": "youzhengguonei", "ups": "ups",
+}
+#: The world's carrier code → Kuaidi100's company code (for the ``comNew`` of an ``autoCheck`` correction).
+COMPANY_OF: dict[str, str] = {carrier: company for company, carrier in COMPANIES.items()}
+
+
+def world_carrier(company: str) -> str | None:
+    """The world's carrier for a Kuaidi100 company code, or None (lanjie's ``zto`` included)."""
+    return COMPANIES.get(company.strip().lower())
 
 
 #: Kuaidi100 (state, sub-state) for each scan; a sub-state of None means the state has none.
@@ -228,6 +253,8 @@ def callback_param(task: InterceptTask, kuaidicom: str) -> dict[str, str]:
     if task.outcome is None or task.resolved_at is None:
         raise ValueError(f"task {task.task_id} has no outcome yet")
     status, code = _RESULT_OF[task.outcome]
+    if task.outcome is TaskOutcome.failed and task.cause is Refusal.out_for_delivery:
+        code = ResultCode.out_for_delivery
     return {
         "taskId": task.task_id,
         "kuaidicom": kuaidicom,

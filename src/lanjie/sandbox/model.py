@@ -95,6 +95,8 @@ class InterceptTask:
     resolved_at: datetime | None = None
     forced: ForcedOutcome | None = None
     fee_minor: int | None = None  # what the carrier charges if it completes (the twin decides)
+    out_for_delivery_ok: bool = False  # the carrier still stops a parcel out for delivery (UPS)
+    cause: Refusal | None = None  # why a failed task failed, when the carrier says (out for delivery)
 
 
 @dataclass

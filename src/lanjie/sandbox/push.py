@@ -4,9 +4,10 @@ Each twin builds the exact bytes it signs (a form, a JSON document) as a ``PushB
 sends them unchanged.
 
 A delivery that gets no valid acknowledgement (a wrong body, a non-2xx status, an error or no answer
-within ``push_timeout_seconds``) is tried again ``push_retry_seconds`` of sim time later, up to
-``push_retries`` times. Deliveries that share an ``order`` lock go out strictly one after another,
-so a subscriber sees its snapshots in the order they were made unless a fault says otherwise.
+within ``push_timeout_seconds``) is tried again ``push_retry_seconds`` (result callbacks:
+``callback_retry_seconds``) of sim time later, up to ``push_retries`` times. Deliveries that share an
+``order`` lock go out strictly one after another, so a subscriber sees its snapshots in the order they
+were made unless a fault says otherwise.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class PushSender:
                 world.record_push(delivery, attempt, PushResult.acked if extra else PushResult.failed,
                                   status, detail, fault="out_of_order")
         if not acked and attempt < world.config.push_retries:
-            retry_at = world.clock.now() + world.push_retry_delta
+            retry_at = world.clock.now() + world.retry_delta(delivery.channel)
             world.schedule(retry_at, lambda _at: world.spawn(self._attempt(delivery, attempt + 1)))
 
     async def _post(self, delivery: Delivery, body: PushBody) -> tuple[bool, int | None, str]:

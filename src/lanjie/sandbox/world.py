@@ -7,7 +7,9 @@ runs due actions in sim-time order, and pushes go out as tracked background task
 Intercept rule: an accepted intercept's flag takes effect ``propagation_seconds`` later. The parcel's
 first scan at or after that moment catches it (if it is not delivered yet) and the parcel turns back
 (or, for an address change, heads to the new address). A delivery before that moment is a miss.
-A forced outcome (control API) overrides the race.
+A parcel already out for delivery when the flag takes effect is not stopped by a carrier that refuses
+out-for-delivery intercepts (Chinese carriers, reference §0.2, §22.3): the intercept fails then and
+the delivery goes on. A forced outcome (control API) overrides the race.
 """
 
 from __future__ import annotations
@@ -151,9 +153,10 @@ class SandboxWorld:
             self._http = httpx.AsyncClient(timeout=self.config.push_timeout_seconds, trust_env=False)
         return self._http
 
-    @property
-    def push_retry_delta(self) -> timedelta:
-        return timedelta(seconds=self.config.push_retry_seconds)
+    def retry_delta(self, channel: Channel) -> timedelta:
+        """How long a failed delivery waits: Kuaidi100's result callbacks 30 min, its tracking pushes 35 (§22.4)."""
+        callback = channel is Channel.callback
+        return timedelta(seconds=self.config.callback_retry_seconds if callback else self.config.push_retry_seconds)
 
     def schedule(self, at: datetime, action: Action) -> None:
         """Run ``action(at)`` once sim time reaches ``at``."""
@@ -232,7 +235,7 @@ class SandboxWorld:
             return  # the plan changed since this scan was scheduled
         task = parcel.intercept
         if (task is not None and task.state is TaskState.pending and task.forced is None
-                and at >= task.effective_at):
+                and at >= task.effective_at and not self._fails_out_for_delivery(parcel, task, at)):
             self._turn_back(parcel, task, at, parcel.plan[0].node_index, "拦截成功")
             return
         planned = parcel.plan.popleft()
@@ -240,6 +243,19 @@ class SandboxWorld:
         if planned.code is ScanCode.delivered and task is not None and task.state is TaskState.pending:
             self._resolve(parcel, task, TaskOutcome.missed, "拦截失败：快件已签收，拦截未能及时生效", at)
         self._schedule_next_scan(parcel)
+
+    def _flag_effective(self, parcel: Parcel, task: InterceptTask, at: datetime) -> None:
+        """The flag reaches the outlets: a parcel out for delivery by then is past stopping."""
+        if parcel.intercept is task and task.state is TaskState.pending and task.forced is None:
+            self._fails_out_for_delivery(parcel, task, at)
+
+    def _fails_out_for_delivery(self, parcel: Parcel, task: InterceptTask, at: datetime) -> bool:
+        """Fail ``task`` if its parcel is out for delivery and the carrier does not stop such parcels."""
+        if parcel.status is not TrackingStatus.out_for_delivery or task.out_for_delivery_ok:
+            return False
+        task.cause = Refusal.out_for_delivery
+        self._resolve(parcel, task, TaskOutcome.failed, "拦截失败：快件派件中，拦截未能生效", at)
+        return True
 
     def _record(self, parcel: Parcel, scan: Scan) -> None:
         parcel.scans.append(scan)
@@ -301,9 +317,10 @@ class SandboxWorld:
             intercept_type=intercept_type, accepted_at=now,
             effective_at=now + timedelta(seconds=self.config.propagation_seconds),
             report_to=report_to, requested_by=requested_by, reason=reason, order_id=order_id,
-            new_recipient=new_recipient, fee_minor=fee_minor,
+            new_recipient=new_recipient, fee_minor=fee_minor, out_for_delivery_ok=out_for_delivery_ok,
         )
         parcel.intercept = task
+        self.schedule(task.effective_at, lambda at: self._flag_effective(parcel, task, at))
         if parcel.forced_outcome is not None:
             # Remembered from before the request: it decides as soon as the request has been answered.
             outcome, message = parcel.forced_outcome

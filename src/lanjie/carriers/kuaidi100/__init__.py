@@ -11,14 +11,16 @@ Every request names the courier by Kuaidi100's own company code (``zhongtong``, 
 *Sandbox choices*: Kuaidi100 does not publish these, so they are lanjie's assumptions, shared with the
 sandbox twin (``lanjie.sandbox``) and kept in the tables of ``codes`` so the real values drop in:
 
-- ``interceptOrder`` answer codes besides 200: 30001 already delivered, 30002 out for delivery,
-  30003 not picked up, 30004 already intercepted (counted as accepted), 30005 not supported (these
-  refuse the intercept: ``InterceptAck(accepted=False)``); 400 bad request (``bad_address`` when the
-  message names the address), 403 auth, 429 rate limit (these refuse the request itself and raise
-  ``CarrierRejected``, as the errors module says, so a rate limit can be retried).
+- ``interceptOrder`` answer codes besides 200: 30004 already intercepted and still in progress for
+  this key (counted as accepted); 30001 already delivered, 30002 out for delivery, 30003 not picked
+  up, 30005 not supported, 30006 intercepted before (the earlier intercept is over, or another key's:
+  already_intercepted) (these refuse the intercept: ``InterceptAck(accepted=False)``); 400 bad request
+  (``bad_address`` when the message names the address), 403 auth, 429 rate limit (these refuse the
+  request itself and raise ``CarrierRejected``, as the errors module says, so a rate limit can be retried).
 - The intercept result callback: same URL and form as tracking pushes, signed with the ``salt`` sent
   in the request; ``param`` = ``{taskId, kuaidicom, kuaidinum, status: SUCCESS|FAIL,
-  code: 200|31001|31002, message, time}``; 31001 = missed (delivered before the stop took effect).
+  code: 200|31001|31002|31003, message, time}``; 31001 = missed (delivered before the stop took effect),
+  31003 = out for delivery when the stop took effect (the delivery goes on).
 - Intercept status: no query exists, so ``query_intercept`` reads the real-time trace instead.
 - Work orders (工单, ``file_claim`` / ``claim_status``): ``{api}/workorder/api/create`` is documented (form
   ``key``, ``sign``, ``t``, ``param``; ``secondType``, ``kuaidinum``, ``desc``, ``callBackUrl``, ``modityValue``;

@@ -78,9 +78,13 @@ class AckRule:
 #: ``interceptOrder`` synchronous answer ``code``. 200 is official; the rest is a *sandbox choice*.
 INTERCEPT_ACK_CODES: Mapping[int, AckRule] = {
     200: AckRule(accepted=True),
-    # Already intercepted. Our own earlier attempt whose answer was lost looks exactly the same, so
-    # it counts as accepted (security-notes.md §4 rule 5); the task id is that of the first attempt.
+    # Already intercepted, still in progress, by this key. Our own earlier attempt whose answer was lost
+    # looks exactly the same, so it counts as accepted (security-notes.md §4 rule 5); the task id is
+    # that of the first attempt.
     30004: AckRule(accepted=True, reason=InterceptReason.already_intercepted, duplicate=True),
+    # Intercepted before: the earlier intercept has its outcome (or was another account's). A retry
+    # after a failed intercept lands here and is refused: there is no live task to wait for.
+    30006: AckRule(accepted=False, reason=InterceptReason.already_intercepted),
     30001: AckRule(accepted=False, reason=InterceptReason.already_delivered),
     30002: AckRule(accepted=False, reason=InterceptReason.out_for_delivery),
     30003: AckRule(accepted=False, reason=InterceptReason.not_picked_up),
@@ -237,6 +241,7 @@ CALLBACK_STATUSES: Mapping[str, CallbackRule] = {
 #: Reason of a ``FAIL`` callback by its ``code`` (*sandbox choice*); others stay carrier_error.
 CALLBACK_FAIL_CODES: Mapping[str, InterceptReason] = {
     "31001": InterceptReason.missed,  # delivered before the stop took effect
+    "31003": InterceptReason.out_for_delivery,  # 派件中 when the stop took effect: delivered anyway
 }
 #: An unknown status says nothing about the outcome, so the intercept stays pending.
 UNKNOWN_CALLBACK = CallbackRule(InterceptOutcome.pending)
