@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from lanjie.carriers.base import Capability, CarrierAccount
+from lanjie.carriers.base import Capability, CarrierAccount, Subscription
+from lanjie.carriers.registry import load_carriers
 from lanjie.domain.states import InterceptType
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.ratelimit import RateLimits, TokenBucket
@@ -53,6 +54,53 @@ def test_endpoints_come_from_the_sandbox_url_then_from_explicit_settings() -> No
                                          "track": "https://track.acme.example"}
     assert gateway.endpoints("trk") == {"api": "http://127.0.0.1:9/sandbox/trk",
                                         "track": "http://127.0.0.1:9/sandbox/trk"}
+
+
+K100_DEFAULTS = {"api": "https://api.kuaidi100.com", "poll": "https://poll.kuaidi100.com"}  # reference §2.1, §2.2
+SANDBOX = "http://127.0.0.1:9/sandbox"
+
+
+def _real(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> CarrierGateway:
+    """A gateway over the installed plugins, with only ``settings`` set (the environment's are cleared)."""
+    for name in ("LANJIE_KUAIDI100_API_URL", "LANJIE_KUAIDI100_POLL_URL", "LANJIE_CARRIER_SANDBOX_URL",
+                 "LANJIE_CARRIER_ENDPOINTS"):
+        monkeypatch.delenv(name, raising=False)
+    return CarrierGateway(Settings(**settings), httpx.AsyncClient(), load_carriers())
+
+
+@pytest.mark.anyio
+async def test_kuaidi100_defaults_to_its_production_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway = _real(monkeypatch)
+    assert gateway.endpoints("kuaidi100") == K100_DEFAULTS
+    seen: list[str] = []
+
+    def production(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"result": True, "returnCode": "200", "message": "提交成功"})
+
+    account = AccountRecord("ca_1", "shop_1", "kuaidi100", {"key": "k", "customer": "c", "secret": "s",
+                                                              "salt": "s" * 32}, "tok")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(production)) as gateway.client:
+        await gateway.adapter(account).subscribe(Subscription("zto", "7891", "https://lanjie.example/cb"))
+    assert seen == ["https://poll.kuaidi100.com/poll"]
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"kuaidi100_api_url": "https://k100.example", "kuaidi100_poll_url": "https://poll.k100.example"},
+     {"api": "https://k100.example", "poll": "https://poll.k100.example"}),
+    ({"carrier_sandbox_url": SANDBOX}, {"api": f"{SANDBOX}/kuaidi100", "poll": f"{SANDBOX}/kuaidi100"}),
+    # Set explicitly, the real Kuaidi100's own URL wins over the sandbox although it is the default.
+    ({"carrier_sandbox_url": SANDBOX, "kuaidi100_api_url": K100_DEFAULTS["api"]},
+     {"api": K100_DEFAULTS["api"], "poll": f"{SANDBOX}/kuaidi100"}),
+    ({"carrier_sandbox_url": SANDBOX, **{f"kuaidi100_{name}_url": url for name, url in K100_DEFAULTS.items()}},
+     K100_DEFAULTS),
+    ({"carrier_sandbox_url": SANDBOX, "kuaidi100_poll_url": "https://poll.k100.example",
+      "carrier_endpoints": {"kuaidi100": {"poll": "https://poll.override.example"}}},
+     {"api": f"{SANDBOX}/kuaidi100", "poll": "https://poll.override.example"}),
+])
+def test_kuaidi100_urls_from_settings_override_the_defaults_and_the_sandbox(
+        monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], expected: dict[str, str]) -> None:
+    assert _real(monkeypatch, **settings).endpoints("kuaidi100") == expected
 
 
 def test_a_carrier_without_an_intercept_api_is_intercepted_through_the_one_it_names() -> None:

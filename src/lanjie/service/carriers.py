@@ -29,11 +29,11 @@ class CarrierGateway:
         if sandbox and cls is not None:
             endpoints.update({name: f"{sandbox}/{carrier}" for name in getattr(cls, "endpoint_names", ("api",))})
         if carrier == "kuaidi100":
-            defaults = Settings.model_fields
+            # A URL set explicitly wins over the sandbox even when it equals the default (the real
+            # Kuaidi100); the default itself applies only where nothing else named an endpoint.
             for name, field in (("api", "kuaidi100_api_url"), ("poll", "kuaidi100_poll_url")):
-                value = getattr(self.settings, field)
-                if value != defaults[field].default or name not in endpoints:
-                    endpoints[name] = value
+                if field in self.settings.model_fields_set or name not in endpoints:
+                    endpoints[name] = getattr(self.settings, field)
         endpoints.update(self.settings.carrier_endpoints.get(carrier, {}))
         return endpoints
 
