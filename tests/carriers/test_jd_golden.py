@@ -495,11 +495,11 @@ async def test_each_result_state_code_gives_its_exact_state(code: int, caplog: p
 
 
 @pytest.mark.anyio
-async def test_an_unknown_result_state_stays_pending_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_unknown_result_state_is_indeterminate_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     async with jd(jos(RESULT_QUERY, result(777, "处理中"))) as (carrier, _):
         state_now = await carrier.query_intercept("jd", WAYBILL, None)
 
-    assert state_now == InterceptState(InterceptOutcome.pending, message="处理中")
+    assert state_now == InterceptState(InterceptOutcome.indeterminate, message="处理中")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.WARNING, "jd jingdong.ldop.receive.order.intercept.query answered an unknown stateCode 777: 处理中")]
 

@@ -157,7 +157,7 @@ async def test_a_pending_intercept_is_cancelled_and_a_new_one_may_follow() -> No
 
     assert (cancelled, again) == (CancelAck(True, ""), CancelAck(True, ""))
     assert unknown == CancelAck(False, "拦截指令不存在：SFC000000000000")
-    assert state == InterceptState(InterceptOutcome.pending, ack.task_id)
+    assert state == InterceptState(InterceptOutcome.indeterminate, ack.task_id)
     assert renewed.accepted and renewed.task_id != ack.task_id
 
 
@@ -272,7 +272,7 @@ async def test_a_held_answer_is_a_timeout_and_a_resubmission_finds_the_intercept
         again = await carrier.intercept(_return("SF7013"))
 
     assert task is not None  # the effect happened although the answer never came
-    assert state.outcome is InterceptOutcome.pending
+    assert state.outcome is InterceptOutcome.indeterminate  # the routes cannot show SF holds it
     assert (again.accepted, again.duplicate, again.task_id) == (True, True, task.task_id)
 
 

@@ -532,7 +532,7 @@ DAMAGED = (*IN_TRANSIT, _route("2024-06-02 08:00:00", "9002"))
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("trace", "task_id", "expected"), [
-    (IN_TRANSIT, "SFC1", InterceptState(InterceptOutcome.pending, "SFC1")),
+    (IN_TRANSIT, "SFC1", InterceptState(InterceptOutcome.indeterminate, "SFC1")),
     (RETURNED, "SFC1", InterceptState(InterceptOutcome.succeeded, "SFC1")),
     (REDIRECTED_THEN_DELIVERED, "SFC1", InterceptState(InterceptOutcome.succeeded, "SFC1")),
     (DELIVERED, "SFC1", InterceptState(InterceptOutcome.failed, "SFC1", InterceptReason.missed)),

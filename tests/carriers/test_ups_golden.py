@@ -769,11 +769,11 @@ async def test_a_request_ups_would_let_us_cancel_is_pending_without_tracking() -
 
 @pytest.mark.parametrize("create", ["NOT_ELIGIBLE", "UNKNOWN"])
 @pytest.mark.anyio
-async def test_nothing_telling_in_eligibility_or_trace_is_pending(create: str) -> None:
+async def test_nothing_telling_in_eligibility_or_trace_is_indeterminate(create: str) -> None:
     async with ups(token_answer(), eligibility(create, create), track_answer(IN_TRANSIT)) as (carrier, _):
         state = await carrier.query_intercept("ups", TN, "T1")
 
-    assert state == InterceptState(InterceptOutcome.pending, "T1")
+    assert state == InterceptState(InterceptOutcome.indeterminate, "T1")
 
 
 # ---- code tables -------------------------------------------------------------------------------------------

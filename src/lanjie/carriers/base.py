@@ -117,10 +117,13 @@ class InterceptAck:
 
 
 class InterceptOutcome(StrEnum):
-    pending = "pending"  # registered, no result yet
+    pending = "pending"  # the carrier says it holds the intercept, no result yet
     succeeded = "succeeded"  # parcel turned back
     failed = "failed"
     not_found = "not_found"  # the carrier has no intercept for this waybill
+    # The answer cannot tell an intercept the carrier holds from none at all: a "query" that only reads
+    # the trace (Kuaidi100, SF) of a parcel still moving forward. Never read as "the carrier holds it".
+    indeterminate = "indeterminate"
 
 
 @dataclass(frozen=True)

@@ -140,12 +140,12 @@ RESULT_STATE_CODES: Mapping[int, ResultRule] = {
     105: ResultRule(InterceptOutcome.failed, InterceptReason.missed),  # delivered before the stop took effect
     106: ResultRule(InterceptOutcome.failed, InterceptReason.carrier_error),  # 拦截失败, any other cause
 }
-#: An unknown code says nothing about the outcome, so the intercept stays pending.
-UNKNOWN_RESULT = ResultRule(InterceptOutcome.pending)
+#: An unknown code says nothing about the outcome, nor that JD holds the intercept (only 101 says so).
+UNKNOWN_RESULT = ResultRule(InterceptOutcome.indeterminate)
 
 
 def result_rule(code: int | None, message: str) -> ResultRule:
-    """The outcome for a result query's stateCode; unknown codes are logged and stay pending."""
+    """The outcome for a result query's stateCode; unknown codes are logged and read ``indeterminate``."""
     rule = RESULT_STATE_CODES.get(code) if code is not None else None
     if rule is None:
         log.warning("jd %s answered an unknown stateCode %r: %s", RESULT_QUERY_METHOD, code, message)

@@ -98,6 +98,8 @@ class Kuaidi100:
                               phone_tail: str = "") -> InterceptState:
         """Judge an intercept from the real-time trace: Kuaidi100 documents no intercept-status query.
 
+        So the answer is never ``pending``: a parcel still moving forward is ``indeterminate``.
+
         A redirect ends in a delivery to the new address, which the trace cannot tell from a missed
         intercept: for redirects, rely on the result callback and a person, not on this.
         """

@@ -223,15 +223,15 @@ def intercept_state(snapshot: TrackingSnapshot, task_id: str | None) -> Intercep
 
     Any return scan means the parcel turned back (a later loss or damage on the way back does not undo
     that). Delivered without one means the stop did not happen: ``missed`` when the carrier had accepted
-    it (we hold a task id), else ``already_delivered``. Anything else cannot be told apart from an
-    intercept still waiting for its scan, so it is ``pending``.
+    it (we hold a task id), else ``already_delivered``. Anything else is ``indeterminate``: a parcel
+    still moving forward looks the same whether Kuaidi100 holds our intercept or never got it.
     """
     if any(event.status in _TURNED_BACK for event in snapshot.events):
         return InterceptState(InterceptOutcome.succeeded, task_id=task_id)
     if snapshot.status is TrackingStatus.delivered:
         reason = InterceptReason.missed if task_id else InterceptReason.already_delivered
         return InterceptState(InterceptOutcome.failed, task_id=task_id, reason=reason)
-    return InterceptState(InterceptOutcome.pending, task_id=task_id)
+    return InterceptState(InterceptOutcome.indeterminate, task_id=task_id)
 
 
 def text_field(data: Mapping[str, Any], name: str) -> str:

@@ -103,8 +103,9 @@ class SF(NoClaims):
         """Judge an intercept from the routes: SF documents no intercept-status query.
 
         SF reports a successful intercept as a return (631) or redirect route and a miss as the
-        signature (80); an intercept that fails without moving the parcel leaves no route, so it
-        reads pending until the parcel is delivered.
+        signature (80); an intercept that fails without moving the parcel leaves no route, so until
+        the parcel is delivered the answer is ``indeterminate`` (never ``pending``: SF did not say it
+        holds the intercept).
         """
         snapshot = await self._routes("query_intercept", carrier_code, waybill_no, phone_tail)
         return wire.intercept_state(snapshot, task_id)

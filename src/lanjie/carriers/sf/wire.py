@@ -346,7 +346,8 @@ def intercept_state(snap: TrackingSnapshot, task_id: str | None) -> InterceptSta
     A return route (631) or a redirect route means the intercept caught the parcel (a later loss on
     the way back does not undo that). A signature (80) without one means it did not happen:
     ``missed`` when SF had accepted it (we hold a cusId), else ``already_delivered``; a lost or damaged
-    parcel cannot be turned back any more. Anything else is an intercept waiting for its scan.
+    parcel cannot be turned back any more. Anything else is ``indeterminate``: the routes of a parcel
+    still moving forward look the same whether SF holds our intercept or never got it.
     """
     if _turned(snap):
         return InterceptState(InterceptOutcome.succeeded, task_id=task_id)
@@ -356,7 +357,7 @@ def intercept_state(snap: TrackingSnapshot, task_id: str | None) -> InterceptSta
     if snap.status in _BROKEN:
         return InterceptState(InterceptOutcome.failed, task_id=task_id, reason=InterceptReason.carrier_error,
                               message=f"parcel {snap.status}")
-    return InterceptState(InterceptOutcome.pending, task_id=task_id)
+    return InterceptState(InterceptOutcome.indeterminate, task_id=task_id)
 
 
 _ELIGIBLE = frozenset({TrackingStatus.picked_up, TrackingStatus.in_transit, TrackingStatus.at_destination})

@@ -38,7 +38,7 @@ Documented by UPS and followed here (carrier-protocols.md §13; ``UPS-API/api-do
 - ``query_intercept``: UPS has no intercept-status query, so a pending intercept is one UPS would let
   us cancel or modify (eligibility), then the Track API (``GET {api}/api/track/v1/details/{tn}``, a real
   UPS API absent from the reference: every field read, ``status.type`` and ``status.code`` values
-  included, is a sandbox choice) decides succeeded / failed (missed) / not_found.
+  included, is a sandbox choice) decides succeeded / failed (missed) / not_found, else indeterminate.
 - Tokens are cached per (API base, client id) across adapter instances until ``expires_in`` − 60 s.
 - ``rate_limit_per_second`` 5.
 

@@ -101,7 +101,8 @@ def intercept_state(features: Mapping[str, Eligibility], snapshot: TrackingSnaps
     or a redirect/will-call scan, means it took effect; delivered without one means it was missed
     (``already_delivered`` when we hold no task id); lost or damaged first means it failed. When UPS would
     accept a new request and the trace shows none of that, there is no intercept (``not_found``: cancelled,
-    or never registered), which lets lanjie resubmit after a lost answer.
+    or never registered), which lets lanjie resubmit after a lost answer. When UPS would not, and the trace
+    says nothing either, the answer is ``indeterminate``: UPS did not say it holds our request.
     """
     if pending_intercept(features):
         return InterceptState(InterceptOutcome.pending, task_id=task_id)
@@ -117,4 +118,4 @@ def intercept_state(features: Mapping[str, Eligibility], snapshot: TrackingSnaps
     rts = feature_for(features, InterceptType.return_to_sender)
     if rts is not None and rts.create:
         return InterceptState(InterceptOutcome.not_found, task_id=task_id)
-    return InterceptState(InterceptOutcome.pending, task_id=task_id)
+    return InterceptState(InterceptOutcome.indeterminate, task_id=task_id)
