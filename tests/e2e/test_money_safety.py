@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,6 +23,72 @@ DAY = 24 * 3600
 def _signed(param: dict) -> bytes:
     text = json.dumps(param, ensure_ascii=False, separators=(",", ":"))
     return urlencode({"param": text, "sign": hashlib.md5((text + K100_SALT).encode()).hexdigest().upper()}).encode()
+
+
+def _push(live: Live, body: bytes) -> None:
+    with live.container.engine.connect() as conn:
+        token = conn.execute(sa.select(t.carrier_accounts.c.callback_token).where(
+            t.carrier_accounts.c.carrier == "kuaidi100")).scalar_one()
+    r = httpx.post(f"{live.base}/v1/carriers/kuaidi100/callbacks/{token}", content=body,
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and r.json()["returnCode"] == "200"
+
+
+def _requests(live: Live, waybill: str) -> list[dict]:
+    return live.client.get("/sandbox/control/requests", params={"waybill_no": waybill}).json()["requests"]
+
+
+@pytest.mark.parametrize(("code", "text", "pushed"), [("14", "拒签", "delivery_failed"), ("6", "退回", "returning")])
+def test_a_signed_refusal_push_alone_does_not_refund_on_refusal(live: Live, code: str, text: str,
+                                                                 pushed: str) -> None:
+    waybill = f"ZT9200000{code:0>2}"
+    case = live.staged_case(waybill, f"R-{code}", "in_transit")
+    live.post(f"/v1/aftersales/{case['id']}/intercepts", {"type": "return_to_sender"})
+    live.wait_for(lambda: live.case(case["id"])["intercepts"][0]["status"] == "submitted")
+    r = live.post(f"/v1/aftersales/{case['id']}/refund", {"decision": "refund_on_refusal", "note": "拒签后退款"})
+    assert (r.status_code, r.json()["status"]) == (200, "awaiting_refusal")
+    before = len(_requests(live, waybill))
+
+    # A leaked or replayed (but validly signed) tracking push: the buyer refused the parcel (拒签), or it
+    # is on its way back (退回) — while the parcel is in fact still on its way to the buyer. It is stamped
+    # a minute ahead of the sandbox's clock, so it is the parcel's newest scan.
+    at = (live.world.clock.now() + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=8)))
+    stamp = at.strftime("%Y-%m-%d %H:%M:%S")
+    _push(live, _signed({"status": "polling", "billstatus": "", "message": "", "autoCheck": "0", "comOld": "",
+                         "comNew": "", "lastResult": {
+                             "message": "ok", "state": code, "status": "200", "condition": "F00", "ischeck": "0",
+                             "com": "zto", "nu": waybill, "data": [{"context": f"快件{text}", "time": stamp,
+                                                                   "ftime": stamp, "status": text,
+                                                                   "statusCode": code}]}}))
+
+    check = live.wait_for(lambda: next((j for j in jobs.list_jobs(live.container.engine)
+                                        if j["kind"] == "refusal.check" and j["attempts"] >= 1
+                                        and "RefusalNotConfirmed" in j["last_error"]), None))
+    assert f"carrier trace shows in_transit for {waybill}, not the {pushed} pushed" in check["last_error"]
+    after = _requests(live, waybill)[before:]
+    assert len(after) >= 1 and {x["method"] for x in after} == {"query"}  # lanjie asked; it sent nothing else
+    state = live.case(case["id"])
+    assert (state["status"], state["intercepts"][0]["status"], state["refunds"]) == \
+        ("awaiting_refusal", "submitted", [])
+    assert live.client.get(f"/v1/shipments/{state['parcels'][0]['id']}").json()["tracking_status"] == pushed
+
+    # When the parcel really turns back (a minute after the forged scan), the carrier's trace shows it: one refund.
+    live.advance(120)
+    r = live.client.post(f"/sandbox/control/parcels/{waybill}/outcome", json={"outcome": "succeed"})
+    assert r.status_code == 200, r.text
+    done = live.wait_for(lambda: (c := live.case(case["id"]))["status"] == "completed" and c, timeout=30)
+    (refund,) = done["refunds"]
+    assert (done["resolution"], refund["status"]) == ("refund_on_refusal", "succeeded")
+    confirmation = refund["evidence"]["confirmation"]
+    assert {k: confirmation[k] for k in ("confirmed_by", "operation", "carrier", "tracking_status")} == {
+        "confirmed_by": "carrier_query", "operation": "query_tracking", "carrier": "kuaidi100",
+        "tracking_status": "returning"}
+    with live.container.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.refunds)).scalar_one() == 1
+        queried = conn.execute(sa.select(sa.func.count()).select_from(t.carrier_exchanges).where(
+            t.carrier_exchanges.c.aftersale_id == case["id"],
+            t.carrier_exchanges.c.operation == "query_tracking")).scalar_one()
+    assert queried >= 2  # the forged push's query (at least once) and the one that paid
 
 
 def test_a_signed_success_callback_alone_does_not_refund(live: Live) -> None:
@@ -43,7 +110,7 @@ def test_a_signed_success_callback_alone_does_not_refund(live: Live) -> None:
     confirm = live.wait_for(lambda: next((j for j in jobs.list_jobs(live.container.engine)
                                           if j["kind"] == "intercept.confirm" and j["attempts"] >= 1
                                           and "NotYetConfirmed" in j["last_error"]), None))
-    assert "carrier query shows pending" in confirm["last_error"]
+    assert "carrier query shows indeterminate" in confirm["last_error"]
     queries = [x for x in live.client.get("/sandbox/control/requests", params={"waybill_no": "ZT900000001"})
                .json()["requests"] if x["method"] == "query"]
     assert len(queries) >= 1

@@ -131,10 +131,12 @@ def _events(container: Container) -> list[str]:
                                  .order_by(t.events.c.id)).scalars())
 
 
-async def test_a_lost_answer_is_unknown_and_the_carrier_is_asked_before_sending_again(world: Any) -> None:
+@pytest.mark.parametrize("outcome", [InterceptOutcome.not_found, InterceptOutcome.indeterminate])
+async def test_a_lost_answer_is_unknown_and_the_carrier_is_asked_before_sending_again(
+        world: Any, outcome: InterceptOutcome) -> None:
     container, shop_id, case_id = world
     ScriptedCarrier.intercepts += [CarrierTimeout("read timeout"), InterceptAck(True, "T1", duplicate=True)]
-    ScriptedCarrier.queries += [InterceptState(InterceptOutcome.pending)]
+    ScriptedCarrier.queries += [InterceptState(outcome)]
     await _run(container)
     assert _state(container, shop_id, case_id) == ("intercepting", "unknown", None, None, 1, [])
     await _run(container)
@@ -142,6 +144,25 @@ async def test_a_lost_answer_is_unknown_and_the_carrier_is_asked_before_sending_
     assert _state(container, shop_id, case_id) == ("intercepting", "submitted", None, "T1", 2, [])
     assert _events(container) == ["intercept.requested", "intercept.unknown", "intercept.resubmitted",
                                   "intercept.submitted"]
+
+
+async def test_a_lost_answer_the_carrier_says_it_holds_is_recorded_submitted_without_sending_again(
+        world: Any) -> None:
+    container, shop_id, case_id = world
+    ScriptedCarrier.intercepts += [CarrierTimeout("read timeout")]
+    ScriptedCarrier.queries += [InterceptState(InterceptOutcome.pending, "T4", message="拦截中")]
+    await _run(container)
+    await _run(container)
+    assert _calls() == ["intercept", "query"]
+    assert _state(container, shop_id, case_id) == ("intercepting", "submitted", None, "T4", 1, [])
+    assert _events(container) == ["intercept.requested", "intercept.unknown", "intercept.submitted"]
+    with container.engine.connect() as conn:
+        submitted = conn.execute(sa.select(t.events.c.payload).where(
+            t.events.c.type == "intercept.submitted")).scalar_one()
+        statuses = dict(conn.execute(sa.select(t.jobs.c.kind, t.jobs.c.status)).all())
+    assert submitted["evidence"] == {"confirmed_by": "query", "outcome": "pending", "message": "拦截中"}
+    assert (submitted["task_id"], submitted["duplicate"]) == ("T4", False)
+    assert statuses == {"tracking.subscribe": "succeeded", "intercept.submit": "succeeded"}
 
 
 async def test_a_lost_answer_for_a_parcel_already_turned_back_is_recorded_without_sending_again(world: Any) -> None:

@@ -248,12 +248,17 @@ class AfterSale(PlatformSide):
         self._record("intercept.resubmitted", "intercept", icpt.id, attempts=icpt.attempts)
 
     def intercept_acknowledged(self, intercept_id: str, *, task_id: str | None, now: datetime,
-                               duplicate: bool = False, fee: dict[str, Any] | None = None) -> None:
-        """The carrier accepted the request (answer within seconds); ``fee`` is what it said it charges."""
+                               duplicate: bool = False, fee: dict[str, Any] | None = None,
+                               evidence: dict[str, Any] | None = None) -> None:
+        """The carrier accepted the request (answer within seconds); ``fee`` is what it said it charges.
+
+        ``evidence`` says how it is known when not from the answer itself (a query after a lost answer)."""
         icpt = self.intercept(intercept_id)
         icpt.move(InterceptStatus.submitted)
         icpt.task_id, icpt.answered_at, icpt.reason, icpt.message = task_id, now, None, ""
         extra = {"fee": fee} if fee else {}
+        if evidence:
+            extra["evidence"] = evidence
         self._record("intercept.submitted", "intercept", icpt.id, task_id=task_id, duplicate=duplicate, **extra)
         self._settle_if_due(now, trigger="intercept_accepted")
 
@@ -355,12 +360,16 @@ class AfterSale(PlatformSide):
         self._move(CaseStatus.needs_attention)
         self.attention = why
 
-    def parcel_refused(self, now: datetime, *, waybill_no: str, tracking_status: str) -> None:
-        """Under 拒签后退款 the buyer refused the parcel (or it is on its way back): the refund is due."""
+    def parcel_refused(self, now: datetime, *, waybill_no: str, tracking_status: str,
+                       confirmation: dict[str, Any] | None = None) -> None:
+        """Under 拒签后退款 the buyer refused the parcel (or it is on its way back): the refund is due.
+
+        ``confirmation`` is the carrier query that showed it (a push alone never pays)."""
         if self.status != CaseStatus.awaiting_refusal or self.live_refund is not None:
             return
         self.approve_refund(now, resolution=Resolution.refund_on_refusal, evidence={
-            "trigger": "parcel_refused", "waybill_no": waybill_no, "tracking_status": tracking_status})
+            "trigger": "parcel_refused", "waybill_no": waybill_no, "tracking_status": tracking_status,
+            **({"confirmation": confirmation} if confirmation else {})})
 
     def parcel_delivered_while_awaiting_refusal(self, *, waybill_no: str) -> None:
         """The buyer signed for the parcel instead of refusing it: a person decides."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from lanjie.carriers.base import (
     InterceptRequest,
     InterceptState,
     Subscription,
+    TrackingSnapshot,
 )
 from lanjie.carriers.errors import CarrierError, CarrierRejected, CarrierTimeout, CarrierUnavailable
 from lanjie.domain.model import AfterSale, Intercept, Shipment
@@ -67,6 +68,7 @@ class Workflows:
             commands.PROCESS_INBOX: self.process_inbox,
             commands.CANCEL_INTERCEPT: self.cancel_intercept,
             commands.POLL_TRACKING: self.poll_tracking,
+            followups.CHECK_REFUSAL: lambda job: followups.check_refusal(self, job),
         }
 
     def uow(self, shop_id: str) -> UnitOfWork:
@@ -98,6 +100,7 @@ class Workflows:
         """Load the case, apply ``change``, keep the carrier exchanges, enqueue a due refund, commit."""
         p = job.payload
         with self.uow(p["shop_id"]) as u:
+            _lock_parcels(u, p["shop_id"], case_id=p["case_id"])
             case = commands.load_case(u, p["shop_id"], p["case_id"])
             change(u, case)
             commands.enqueue_refund_if_new(u, case)
@@ -141,7 +144,15 @@ class Workflows:
             if state.outcome in (InterceptOutcome.succeeded, InterceptOutcome.failed):
                 await self._db(lambda: self._apply(job, adapter, lambda u, c: _apply_state(c, icpt.id, state, u.now)))
                 return
-            # The carrier has no outcome for us: a new request is safe (a duplicate is answered "already").
+            if state.outcome == InterceptOutcome.pending:
+                # The carrier says it holds our intercept: the lost answer was an acceptance. Sending it
+                # again could register a second one (whether carriers de-duplicate is unknown).
+                evidence = {"confirmed_by": "query", "outcome": state.outcome, "message": state.message}
+                await self._db(lambda: self._apply(job, adapter, lambda u, c: _submitted(
+                    u, c, icpt, task_id=state.task_id, evidence=evidence)))
+                return
+            # The carrier knows no intercept (not_found), or its answer cannot tell (indeterminate: a
+            # trace reading): a new request goes; a repeat of one it holds is answered "already".
             await self._db(lambda: self._apply(
                 job, adapter, lambda u, c: c.intercept_resubmittable(icpt.id, u.now), finish=False))
 
@@ -178,14 +189,7 @@ class Workflows:
         def answer(u: UnitOfWork, case: AfterSale) -> None:
             if ack.accepted:
                 fee = {"amount_minor": ack.fee_minor, "currency": ack.currency} if ack.fee_minor is not None else None
-                case.intercept_acknowledged(icpt.id, task_id=ack.task_id, now=u.now, duplicate=ack.duplicate, fee=fee)
-                # A push may have beaten this answer (the parcel already turned back, or was delivered):
-                # it found no submitted intercept to confirm then, so confirm now.
-                parcel = u.shipment(case.shop_id, icpt.shipment_id)
-                if parcel is not None and parcel.tracking_status in _OUTCOME_STATUSES:
-                    outcome = InterceptOutcome.failed if parcel.tracking_status == TrackingStatus.delivered \
-                        else InterceptOutcome.succeeded
-                    _queue_confirmation(u, case.shop_id, parcel.waybill_no, outcome, trigger=f"ack:{icpt.id}")
+                _submitted(u, case, icpt, task_id=ack.task_id, duplicate=ack.duplicate, fee=fee)
             else:
                 case.intercept_refused(icpt.id, reason=ack.reason or InterceptReason.carrier_error,
                                        message=ack.message, now=u.now)
@@ -221,14 +225,17 @@ class Workflows:
         shipment, adapter, icpt = loaded
         state = await self._query(job, adapter, shipment, icpt)
         hint = p.get("pushed_outcome")
-        if state.outcome == InterceptOutcome.pending and hint == InterceptOutcome.failed:
-            # A pushed failure moves no money: take it, a person decides next.
+        if state.outcome == InterceptOutcome.indeterminate and hint == InterceptOutcome.failed:
+            # The trace cannot confirm a failure that left the parcel where it was. A failure moves no
+            # money (its fallback, 拒签后退款, pays only on a queried refusal): take it, the rule decides
+            # next. A carrier that says it still holds the intercept (pending) is believed over the push.
             state = InterceptState(InterceptOutcome.failed, icpt.task_id,
                                    InterceptReason(p.get("reason") or InterceptReason.carrier_error),
                                    p.get("message", ""))
         if state.outcome not in (InterceptOutcome.succeeded, InterceptOutcome.failed):
             await self._db(lambda: self._apply(job, adapter, lambda u, c: None, finish=False))
-            if hint == InterceptOutcome.succeeded:
+            if hint == InterceptOutcome.succeeded or (hint == InterceptOutcome.failed
+                                                      and state.outcome == InterceptOutcome.pending):
                 raise NotYetConfirmed(f"carrier query shows {state.outcome} for {shipment.waybill_no}")
             await self._db(lambda: self._apply(job, None, lambda u, c: None))
             return
@@ -352,18 +359,14 @@ class Workflows:
                 if s.tracking_status in _JOURNEY_OVER:
                     self._finish(u, job)
                     return None
-                account = shops.account_for(u.conn, s.shop_id, s.carrier)
-                if account is None:
-                    raise PermanentJobError(f"no {s.carrier} account for shop {s.shop_id}")
-                return s, self.gateway.adapter(account)
+                return s, self.tracking_adapter(u, s)
 
         loaded = await self._db(load)
         if loaded is None:
             return
         shipment, adapter = loaded
         try:
-            snapshot = await adapter.query_tracking(shipment.carrier_code, shipment.waybill_no,
-                                                    shipment.recipient.phone[-4:])
+            snapshot = await query_trace(adapter, shipment)
         except CarrierError:
             await self._db(lambda: self._record_only(p["shop_id"], shipment, adapter))
             raise
@@ -379,6 +382,13 @@ class Workflows:
                 self._finish(u, job)
 
         await self._db(apply)
+
+    def tracking_adapter(self, u: UnitOfWork, shipment: Shipment) -> Carrier:
+        """The adapter of the parcel's own carrier, which answers for its trace."""
+        account = shops.account_for(u.conn, shipment.shop_id, shipment.carrier)
+        if account is None:
+            raise PermanentJobError(f"no {shipment.carrier} account for shop {shipment.shop_id}")
+        return self.gateway.adapter(account)
 
     def _record_only(self, shop_id: str, shipment: Shipment, adapter: Carrier) -> None:
         with self.uow(shop_id) as u:
@@ -404,6 +414,11 @@ class Workflows:
                     raise PermanentJobError(f"no {row.carrier} account for shop {row.shop_id}")
                 push = self.gateway.adapter(account).parse_push(bytes(row.body), row.content_type,
                                                                 json.loads(row.headers or "{}"))
+                waybills = [s.waybill_no for s in (push.tracking, *push.trackings) if s is not None]
+                if push.intercept is not None:
+                    waybills.append(push.intercept.waybill_no)
+                if waybills:
+                    _lock_parcels(u, row.shop_id, waybill_nos=waybills)
                 for snapshot in (push.tracking, *push.trackings):
                     if snapshot is not None:
                         _apply_tracking(u, row.shop_id, snapshot, trigger=f"inbox{row.id}",
@@ -420,6 +435,11 @@ class Workflows:
         await self._db(run)
 
 
+async def query_trace(adapter: Carrier, shipment: Shipment) -> TrackingSnapshot:
+    """The parcel's trace now, asked of its carrier (lanjie's own query, not a push)."""
+    return await adapter.query_tracking(shipment.carrier_code, shipment.waybill_no, shipment.recipient.phone[-4:])
+
+
 def _apply_state(case: AfterSale, intercept_id: str, state: InterceptState, now: datetime,
                  pushed: str | None = None) -> None:
     evidence = {"confirmed_by": "carrier_query", "outcome": state.outcome, "task_id": state.task_id,
@@ -432,6 +452,32 @@ def _apply_state(case: AfterSale, intercept_id: str, state: InterceptState, now:
 
 
 _OUTCOME_STATUSES = {TrackingStatus.returning, TrackingStatus.returned, TrackingStatus.delivered}
+
+
+def _submitted(u: UnitOfWork, case: AfterSale, icpt: Intercept, *, task_id: str | None, duplicate: bool = False,
+               fee: dict[str, Any] | None = None, evidence: dict[str, Any] | None = None) -> None:
+    """The carrier holds the intercept (its answer, or a query after a lost one)."""
+    case.intercept_acknowledged(icpt.id, task_id=task_id, now=u.now, duplicate=duplicate, fee=fee, evidence=evidence)
+    # A push may have beaten this answer (the parcel already turned back, or was delivered): it found
+    # no submitted intercept to confirm then, so confirm now.
+    parcel = u.shipment(case.shop_id, icpt.shipment_id)
+    if parcel is not None and parcel.tracking_status in _OUTCOME_STATUSES:
+        outcome = InterceptOutcome.failed if parcel.tracking_status == TrackingStatus.delivered \
+            else InterceptOutcome.succeeded
+        _queue_confirmation(u, case.shop_id, parcel.waybill_no, outcome, trigger=f"ack:{icpt.id}")
+
+
+def _lock_parcels(u: UnitOfWork, shop_id: str, *, case_id: str = "", waybill_nos: Sequence[str] = ()) -> None:
+    """Lock parcels (by id order) before any case: a push locks its parcels and then their cases, a case
+    job that starts a return leg takes a key-share lock on the parcel, so every transaction takes the
+    parcels first (PostgreSQL would otherwise find deadlocks between a push and a confirmation)."""
+    parcels = sa.select(t.shipments.c.id).where(t.shipments.c.shop_id == shop_id)
+    if waybill_nos:
+        parcels = parcels.where(t.shipments.c.waybill_no.in_(list(waybill_nos)))
+    else:
+        parcels = parcels.where(t.shipments.c.id.in_(sa.select(t.aftersale_parcels.c.shipment_id).where(
+            t.aftersale_parcels.c.aftersale_id == case_id)))
+    u.conn.execute(parcels.order_by(t.shipments.c.id).with_for_update()).all()
 
 
 def _apply_tracking(u: UnitOfWork, shop_id: str, snap: Any, *, trigger: str, settings: Any = None) -> None:
