@@ -75,8 +75,8 @@ async def list_cases(request: Request, shop_id: Shop,
                                                              description="any case: waybills are upper-cased")] = None,
                      channel: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{2,40}$")] = None,
                      needs_person: Annotated[bool | None, Query(
-                         description="true: only cases a person must look at (status needs_attention or an "
-                                     "open clawback)")] = None,
+                         description="true: only cases a person must look at (status needs_attention, an "
+                                     "open clawback, or attention job_dead: a job serving the case gave up)")] = None,
                      deadline_before: Annotated[datetime | None, Query(
                          description="only undecided cases whose platform deadline falls before this time")] = None,
                      q: Annotated[str | None, Query(
