@@ -13,7 +13,6 @@ from lanjie.domain.returns import ReceivedItem
 from lanjie.domain.states import ClaimStatus, Inspection
 from lanjie.service import claims
 from tests.api.conftest import Api
-from tests.api.test_receiving import with_receiving_routes
 from tests.service.test_reconciliation import at, day, intercepted, received
 
 HEADER = ("month,carrier,filed_count,filed_fen,approved_count,approved_fen,paid_count,paid_fen,rejected_count,"
@@ -22,15 +21,10 @@ HEADER = ("month,carrier,filed_count,filed_fen,approved_count,approved_fen,paid_
 
 
 @pytest.fixture
-def rx(api: Api) -> Api:
-    return with_receiving_routes(api)
-
-
-@pytest.fixture
-def claimed(rx: Api) -> Api:
+def claimed(api: Api) -> Api:
     """Shop A, November 2026: a short parcel (the cup, 20.00) claimed, filed 6 Nov, approved 20.00 on 12 Nov
     and paid on 20 Nov; its intercept cost 3.00."""
-    engine, settings, shop_id = rx.container.engine, rx.container.settings, rx.a.shop_id
+    engine, settings, shop_id = api.container.engine, api.container.settings, api.a.shop_id
     p = intercepted(engine, settings, shop_id, "ZT6001", at=day(11, 1), fee={"amount_minor": 300, "currency": "CNY"})
     claim_id = received(engine, settings, shop_id, p, day(11, 5), Inspection.short, [ReceivedItem("CUP", 1, 0)])
     assert claim_id is not None
@@ -39,7 +33,7 @@ def claimed(rx: Api) -> Api:
                                                           approved_fen=2000))
     at(engine, day(11, 20), lambda u: claims.record_payout(u, shop_id, claim_id, amount_fen=2000,
                                                            reference="BANK-1", paid_at=day(11, 20)))
-    return rx
+    return api
 
 
 def get(api: Api, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
@@ -82,9 +76,9 @@ def test_another_shop_sees_none_of_it(claimed: Api) -> None:
         200, [], {"count": 0, "amount_fen": 0})
 
 
-def test_without_a_month_it_is_the_current_one_in_shanghai(rx: Api) -> None:
+def test_without_a_month_it_is_the_current_one_in_shanghai(api: Api) -> None:
     before = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
-    r = get(rx, "/v1/reconciliation")
+    r = get(api, "/v1/reconciliation")
     after = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
     assert r.status_code == 200 and r.json()["month"] in {before, after}
 
@@ -92,11 +86,11 @@ def test_without_a_month_it_is_the_current_one_in_shanghai(rx: Api) -> None:
 @pytest.mark.parametrize(("params", "field"), [
     ({"month": "2026-13"}, "query.month"), ({"month": "November"}, "query.month"),
     ({"carrier": "Kuaidi 100"}, "query.carrier")])
-def test_a_malformed_month_or_carrier_is_422_naming_it(rx: Api, params: dict[str, str], field: str) -> None:
-    r = get(rx, "/v1/reconciliation", **params)
+def test_a_malformed_month_or_carrier_is_422_naming_it(api: Api, params: dict[str, str], field: str) -> None:
+    r = get(api, "/v1/reconciliation", **params)
     assert (r.status_code, r.headers["content-type"], r.json()["errors"][0]["field"]) == (
         422, "application/problem+json", field)
 
 
-def test_without_a_key_it_is_401(rx: Api) -> None:
-    assert rx.client.get("/v1/reconciliation.csv").status_code == 401
+def test_without_a_key_it_is_401(api: Api) -> None:
+    assert api.client.get("/v1/reconciliation.csv").status_code == 401

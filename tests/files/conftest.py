@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from lanjie.api.app import create_app
-from lanjie.api.routes import files as files_routes
 from lanjie.bootstrap import Container, bootstrap
 from lanjie.embedded import ServerThread, free_socket
 from lanjie.service import shops
@@ -78,8 +77,6 @@ def files_api(database_url: str, tmp_path: Path) -> Iterator[FilesApi]:
     container = bootstrap(settings, engine=make_engine(database_url), run_migrations=False)
     a, b = _shop(container.engine, "Shop A"), _shop(container.engine, "Shop B")
     app = create_app(container)
-    if not any(getattr(r, "path", "") == "/v1/files" for r in app.routes):  # until the lead includes the router
-        app.include_router(files_routes.router)
     server = ServerThread(app, free_socket())
     server.start()
     with httpx.Client(base_url=server.url, timeout=10) as client:
