@@ -159,7 +159,9 @@ def _demo_users(container: Any, shop_id: str, data_dir: Path) -> str:
 
 def _demo_accounts(container: Any, shop_id: str, secret: dict[str, str]) -> None:
     """The demo shop's accounts: Kuaidi100, every native carrier twin and both simulated platforms (their
-    test accounts), and one auto-intercept rule (all day, so the demo decides whatever the hour)."""
+    test accounts), and one auto-intercept rule for the platforms' cases (all day, so the demo decides whatever
+    the hour). Cases opened through the REST API (the README's quick start, the REST buyers) are left for a
+    person to intercept with a click or a call, so both ways can be seen."""
     from lanjie.sandbox.platforms.douyin import DouyinPlatform
     from lanjie.sandbox.platforms.taobao import TaobaoPlatform
     from lanjie.sandbox.twins import load_twins
@@ -172,7 +174,8 @@ def _demo_accounts(container: Any, shop_id: str, secret: dict[str, str]) -> None
                 channel_accounts.upsert_account(conn, shop_id, name, dict(platform.test_credentials))
         if not autointercept.load_rules(conn, shop_id):
             autointercept.save_rules(conn, shop_id, [autointercept.rule_from_dict({
-                "name": "自动拦截 auto-intercept", "service_hours": {"opens": "00:00", "closes": "00:00"},
+                "name": "自动拦截 auto-intercept", "channels": ["douyin", "taobao"],
+                "service_hours": {"opens": "00:00", "closes": "00:00"},
                 "fallback": "refund_on_refusal"})])
         shops.upsert_carrier_account(conn, shop_id, "kuaidi100", {
             "key": SANDBOX_KEY, "customer": SANDBOX_CUSTOMER, "secret": secret["secret"], "salt": secret["salt"]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -164,3 +166,13 @@ def stop_live(live: Live) -> None:
     live.client.close()
     live.server.stop()
     live.container.engine.dispose()
+
+
+def interrupt(process: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """Stop a ``lanjie`` command as Ctrl-C does; kill it if it has not ended within ``timeout`` seconds."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from lanjie.demo import CARRIERS, SANDBOX_RESTARTED, buyer_channels
 from lanjie.embedded import free_socket
 from lanjie.store import tables as t
 from lanjie.store.db import make_engine
+from tests.e2e.live import interrupt
 
 HOST = "127.0.0.1"
 DAY = 24 * 3600
@@ -59,12 +59,7 @@ def _demo(data_dir: Path, database_url: str) -> Iterator[tuple[str, Path]]:
     try:
         yield f"http://{HOST}:{port}", log_path
     finally:
-        demo.send_signal(signal.SIGINT)
-        try:
-            demo.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            demo.kill()
-            demo.wait(timeout=10)
+        interrupt(demo, timeout=20)
     assert demo.returncode == 0, log_path.read_text()
 
 
@@ -112,8 +107,9 @@ def _started(base: str, log: Path) -> str:
 
 
 def _intercepted_case(http: httpx.Client, log: Path) -> dict[str, Any]:
-    """A parcel on its way and a refund-only request over the API, once the demo's auto-intercept rule has
-    had the carrier's answer: accepted, with its task id."""
+    """A parcel on its way and a refund-only request over the API, intercepted by a call (the demo's
+    auto-intercept rule decides only the platforms' cases), once the carrier has answered: accepted, with its
+    task id."""
     waybill = f"DEMOT{uuid.uuid4().int % 10**10:010d}"
     party = {"name": "测试", "phone": "13800000000", "address": "上海市浦东新区世纪大道100号"}
     assert http.post("/sandbox/control/parcels", json={"carrier": "kuaidi100:zto", "waybill_no": waybill,
@@ -125,6 +121,9 @@ def _intercepted_case(http: httpx.Client, log: Path) -> dict[str, Any]:
     r = http.post("/v1/aftersales", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
         "order_id": f"O-{waybill}", "type": "refund_only_shipped", "refund_fen": 5900, "waybill_nos": [waybill]})
     assert r.status_code == 201, r.text
+    intercept = http.post(f"/v1/aftersales/{r.json()['id']}/intercepts", headers={"Idempotency-Key": str(uuid.uuid4())},
+                          json={"type": "return_to_sender"})
+    assert intercept.status_code == 202, intercept.text
     case = _wait(lambda: (c := http.get(f"/v1/aftersales/{r.json()['id']}").json())["intercepts"]
                  and c["intercepts"][0]["status"] == "submitted" and c, log)
     assert (case["status"], bool(case["intercepts"][0]["task_id"])) == ("intercepting", True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from lanjie.embedded import free_socket
+from tests.e2e.live import interrupt
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +47,4 @@ def test_sandbox_command_serves_the_kuaidi100_twin_and_its_control_api(tmp_path:
                             data={"customer": "SANDBOXCUSTOMER", "sign": sign, "param": param}).json()
         assert (answer["status"], answer["nu"], answer["state"]) == ("200", "ZT5550001", "0")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        interrupt(proc, timeout=15)
