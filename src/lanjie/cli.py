@@ -84,7 +84,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from lanjie.sandbox.world import SandboxConfig
 
     settings = Settings()
-    config = SandboxConfig(time_factor=args.time_factor, propagation_seconds=settings.sandbox_propagation_seconds,
+    time_factor = settings.sandbox_time_factor if args.time_factor is None else args.time_factor
+    config = SandboxConfig(time_factor=time_factor, propagation_seconds=settings.sandbox_propagation_seconds,
                            ack_latency_ms=settings.sandbox_ack_latency_ms)
     print(f"lanjie sandbox on http://{args.host}:{args.port}/sandbox (Kuaidi100 twin at /sandbox/kuaidi100, "
           f"control API at /sandbox/control)", flush=True)
@@ -360,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help="the simulated carrier world alone (every carrier's protocol twin)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8100)
-    p.add_argument("--time-factor", type=float, default=60.0, help="simulated seconds per real second (0 = manual)")
+    p.add_argument("--time-factor", type=float, default=None,
+                   help="simulated seconds per real second (0 = manual; default LANJIE_SANDBOX_TIME_FACTOR, 60)")
     p.set_defaults(func=cmd_sandbox)
 
     shop = sub.add_parser("shop", help="manage shops").add_subparsers(dest="shop_command", required=True)

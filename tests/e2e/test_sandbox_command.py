@@ -19,14 +19,18 @@ from tests.e2e.live import interrupt
 pytestmark = pytest.mark.slow
 
 
-def test_sandbox_command_serves_the_kuaidi100_twin_and_its_control_api(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("flags", "setting"), [(["--time-factor", "0"], "60"), ([], "0")],
+                         ids=["flag-beats-setting", "setting-without-flag"])
+def test_sandbox_command_serves_the_kuaidi100_twin_and_its_control_api(
+        tmp_path: Path, flags: list[str], setting: str) -> None:
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()
     base = f"http://127.0.0.1:{port}/sandbox"
     with open(tmp_path / "sandbox.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "lanjie.cli", "sandbox", "--port", str(port),
-                                 "--time-factor", "0"], env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "lanjie.cli", "sandbox", "--port", str(port), *flags],
+                                env={**os.environ, "LANJIE_SANDBOX_TIME_FACTOR": setting}, stdout=log,
+                                stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
