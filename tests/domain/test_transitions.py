@@ -1,4 +1,7 @@
-"""Every edge of every transition table is allowed, every other pair is refused, terminal states are final."""
+"""Every edge of every transition table is allowed, every other pair is refused, terminal states are final.
+
+The tables: case, intercept and refund (the intercept-to-refund core), return leg and claim (the way back).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +11,26 @@ from typing import Any
 
 import pytest
 
+from lanjie.domain.claims import Claim
 from lanjie.domain.errors import DomainError, IllegalTransition
+from lanjie.domain.events import Event
 from lanjie.domain.model import Intercept, Refund
+from lanjie.domain.returns import ReturnLeg
 from lanjie.domain.states import (
     ACTIVE_INTERCEPT_STATUSES,
     CASE_TRANSITIONS,
+    CLAIM_TRANSITIONS,
     INTERCEPT_TRANSITIONS,
     LIVE_REFUND_STATUSES,
     REFUND_TRANSITIONS,
+    RETURN_TRANSITIONS,
     CaseStatus,
+    ClaimStatus,
+    ClaimType,
     InterceptStatus,
     InterceptType,
     RefundStatus,
+    ReturnStatus,
     advance,
     is_terminal,
 )
@@ -30,6 +41,8 @@ TABLES: list[tuple[str, Mapping[Any, frozenset[Any]], type[StrEnum]]] = [
     ("aftersale", CASE_TRANSITIONS, CaseStatus),
     ("intercept", INTERCEPT_TRANSITIONS, InterceptStatus),
     ("refund", REFUND_TRANSITIONS, RefundStatus),
+    ("return", RETURN_TRANSITIONS, ReturnStatus),
+    ("claim", CLAIM_TRANSITIONS, ClaimStatus),
 ]
 
 
@@ -60,6 +73,21 @@ def _refund(status: RefundStatus) -> Refund:
                   amount_fen=REFUND_FEN, created_at=T0, status=status)
 
 
+def _return_leg(status: ReturnStatus) -> ReturnLeg:
+    return ReturnLeg(id="rt_1", shop_id=SHOP_ID, aftersale_id=CASE_ID, shipment_id="sh_1",
+                     waybill_no="ZT0000000001", started_at=T0, status=status)
+
+
+def _claim(status: ClaimStatus) -> Claim:
+    return Claim(id="cl_1", shop_id=SHOP_ID, aftersale_id=CASE_ID, return_id="rt_1", shipment_id="sh_1",
+                 carrier="kuaidi100:zto", waybill_no="ZT0000000001", type=ClaimType.loss, amount_fen=REFUND_FEN,
+                 basis={}, filing_deadline_at=T0, created_at=T0, status=status)
+
+
+#: How a return leg or a claim in a given status is built (their moves go through ``_move``, like the case's).
+WAY_BACK: dict[str, Any] = {"return": _return_leg, "claim": _claim}
+
+
 # ----------------------------------------------------------------- the tables themselves
 @pytest.mark.parametrize(("entity", "table", "statuses"), TABLES, ids=[t[0] for t in TABLES])
 def test_table_has_one_row_per_status_and_targets_only_its_own_statuses(
@@ -77,6 +105,8 @@ def test_terminal_states_are_exactly_the_closed_ends_of_each_machine() -> None:
         InterceptStatus.succeeded, InterceptStatus.failed, InterceptStatus.refused, InterceptStatus.cancelled}
     assert {s for s in RefundStatus if is_terminal(REFUND_TRANSITIONS, s)} == {
         RefundStatus.succeeded, RefundStatus.failed}
+    assert {s for s in ReturnStatus if is_terminal(RETURN_TRANSITIONS, s)} == {ReturnStatus.received}
+    assert {s for s in ClaimStatus if is_terminal(CLAIM_TRANSITIONS, s)} == {ClaimStatus.closed}
 
 
 def test_case_table_is_pinned_edge_by_edge() -> None:
@@ -108,6 +138,31 @@ def test_refund_table_is_pinned_edge_by_edge() -> None:
     assert dict(REFUND_TRANSITIONS) == {
         r.pending: {r.approved, r.failed}, r.approved: {r.succeeded, r.failed},
         r.succeeded: set(), r.failed: set(),
+    }
+
+
+def test_return_table_is_pinned_edge_by_edge() -> None:
+    r = ReturnStatus
+    assert dict(RETURN_TRANSITIONS) == {
+        r.returning: {r.stalled, r.returned, r.received, r.lost, r.damaged},
+        r.stalled: {r.returning, r.returned, r.received, r.lost, r.damaged},
+        r.returned: {r.received, r.lost, r.damaged},
+        r.damaged: {r.returned, r.received},
+        r.lost: {r.returning, r.returned, r.received},
+        r.received: set(),
+    }
+
+
+def test_claim_table_is_pinned_edge_by_edge() -> None:
+    c = ClaimStatus
+    decided = {c.approved, c.approved_partial, c.rejected}
+    assert dict(CLAIM_TRANSITIONS) == {
+        c.draft: {c.filed, c.closed},
+        c.filed: {c.in_review, c.waiting_on_documents, *decided, c.closed},
+        c.in_review: {c.waiting_on_documents, *decided, c.closed},
+        c.waiting_on_documents: {c.in_review, *decided, c.closed},
+        c.approved: {c.paid, c.closed}, c.approved_partial: {c.paid, c.closed},
+        c.rejected: {c.closed}, c.paid: {c.closed}, c.closed: set(),
     }
 
 
@@ -222,3 +277,33 @@ def test_intercept_is_active_while_it_may_still_take_effect_and_accepted_once_th
     assert icpt.active is (status in ACTIVE_INTERCEPT_STATUSES)
     assert icpt.accepted is (status in {InterceptStatus.submitted, InterceptStatus.cancel_requested,
                                         InterceptStatus.succeeded})
+
+
+# ----------------------------------------------------------------- ReturnLeg and Claim status changes
+# Like the case, a return leg and a claim change status only through ``_move``, which records the move.
+def _way_back_edges(allowed: bool) -> list[Any]:
+    return [p for entity in WAY_BACK for p in (_allowed(entity) if allowed else _refused(entity))]
+
+
+@pytest.mark.parametrize(("entity", "table", "current", "target"), _way_back_edges(allowed=True))
+def test_return_and_claim_move_along_every_edge_and_record_one_event(
+        entity: str, table: Mapping[Any, frozenset[Any]], current: StrEnum, target: StrEnum) -> None:
+    item = WAY_BACK[entity](current)
+    item._move(target)
+    assert item.status is target
+    assert item.events == [Event(f"{entity}.{target}", entity, item.id, {
+        "aftersale_id": CASE_ID, "waybill_no": "ZT0000000001", "from": current})]
+
+
+@pytest.mark.parametrize(("entity", "table", "current", "target"), _way_back_edges(allowed=False))
+def test_return_and_claim_refuse_every_change_outside_their_table_without_recording(
+        entity: str, table: Mapping[Any, frozenset[Any]], current: StrEnum, target: StrEnum) -> None:
+    item = WAY_BACK[entity](current)
+    if target is current:
+        item._move(target)  # staying put is not a transition: nothing happens
+    else:
+        with pytest.raises(IllegalTransition) as caught:
+            item._move(target)
+        assert (caught.value.entity, caught.value.current, caught.value.target) == (entity, current, target)
+    assert item == WAY_BACK[entity](current)
+    assert item.events == []
