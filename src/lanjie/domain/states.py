@@ -14,7 +14,15 @@ from lanjie.domain.errors import IllegalTransition
 
 
 class TrackingStatus(StrEnum):
-    """Normalised tracking status of a parcel, whatever the carrier's own codes."""
+    """Normalised tracking status of a parcel, whatever the carrier's own codes.
+
+    Not a state machine, so it has no transition table: it is an observation of the carrier, and the
+    newest scan by event time wins (``Shipment.apply_tracking``). Carriers send duplicate and
+    out-of-order events, and retry a push long after (Kuaidi100: ~35 min apart) so an old snapshot can
+    arrive after a newer poll; ordering by arrival, or guarding moves with a table, would let a stale
+    report overwrite a fresh one or refuse what the carrier last said. The state machines that act on
+    it (case, intercept, return leg) have the tables and guards.
+    """
 
     created = "created"  # label printed, not collected (待揽收)
     picked_up = "picked_up"  # 已揽收
