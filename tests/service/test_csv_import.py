@@ -146,6 +146,11 @@ def test_waybills_split_on_any_usual_separator_and_repeat_once() -> None:
     assert row.waybill_nos == ("ZT1001", "ZT1002", "ZT1003", "ZT1004")  # type: ignore[union-attr]
 
 
+def test_waybills_are_upper_cased_as_the_api_stores_them_and_repeat_once() -> None:
+    row = one(f'{HEADER}\nA,O,exchange,1,"zt1001; ZT1001;jdva0002"\n')
+    assert row.waybill_nos == ("ZT1001", "JDVA0002")  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(("cells", "field", "error"), [
     ("A,O,仅退款,1,", "type", "type 仅退款 is ambiguous: write 已发货仅退款 or 未发货仅退款"),
     ("A,O,refund,1,", "type", "type 'refund' is not one of refund_only_shipped, refund_only_unshipped, return_refund, "

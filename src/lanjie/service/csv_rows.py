@@ -343,7 +343,8 @@ def yuan_to_fen(text: str, label: str = "amount", field: str = "amount") -> int:
 
 
 def _waybills(text: str) -> tuple[str, ...]:
-    waybills = tuple(dict.fromkeys(w for w in _WAYBILL_SEPARATORS.split(text) if w))
+    """The waybills of a cell, upper-cased as the API stores them, so ``zt700…`` finds the parcel ``ZT700…``."""
+    waybills = tuple(dict.fromkeys(w.upper() for w in _WAYBILL_SEPARATORS.split(text) if w))
     for waybill in waybills:
         if _EXCEL_NUMBER.match(waybill):
             raise _Bad("waybill_nos", f"waybill {waybill!r} was turned into a number by Excel: format the column "
