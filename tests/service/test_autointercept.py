@@ -140,14 +140,14 @@ def test_a_partial_refund_and_a_shared_parcel_are_not_intercepted(shop: Any) -> 
 
 def test_a_parcel_without_a_scan_is_skipped_and_looked_at_again_when_its_tracking_moves(shop: Any) -> None:
     from lanjie.carriers.base import TrackingEvent, TrackingSnapshot
-    from lanjie.service.workflows import _apply_tracking
+    from lanjie.service.tracking_jobs import apply_tracking
 
     container, shop_id = shop
     rules(container, shop_id, {"name": "all", "service_hours": ALL_DAY})
     case_id = open_case(container, shop_id, 6, tracking=None)
     assert evaluate(container, shop_id, case_id).reason == "in_transit"
     with UnitOfWork(container.engine, NOON) as uow:
-        _apply_tracking(uow, shop_id, TrackingSnapshot(
+        apply_tracking(uow, shop_id, TrackingSnapshot(
             carrier_code="zto", waybill_no="ZT000006", status=TrackingStatus.picked_up,
             events=(TrackingEvent(NOON, TrackingStatus.picked_up, "1", "已揽收", "杭州"),)), trigger="inbox9")
         uow.commit()

@@ -13,7 +13,7 @@ from lanjie.domain.states import InterceptType
 from lanjie.service.carriers import CarrierGateway
 from lanjie.service.ratelimit import RateLimits, TokenBucket
 from lanjie.service.shops import AccountRecord
-from lanjie.service.workflows import merge_history
+from lanjie.service.tracking_jobs import merge_history
 from lanjie.settings import Settings
 
 

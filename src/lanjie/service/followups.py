@@ -18,13 +18,13 @@ from lanjie.carriers.errors import CarrierError
 from lanjie.domain.model import AfterSale, Shipment
 from lanjie.domain.states import CaseStatus, TrackingStatus
 from lanjie.service import autointercept, commands, returns
+from lanjie.service.carrier_jobs import CarrierJobs, query_trace
 from lanjie.service.unit_of_work import UnitOfWork
 from lanjie.settings import Settings
 from lanjie.store import jobs, repository
 
 if TYPE_CHECKING:
     from lanjie.carriers.base import Carrier
-    from lanjie.service.workflows import Workflows
 
 #: Tracking that shows the buyer did not take the parcel.
 REFUSED = frozenset({TrackingStatus.delivery_failed, TrackingStatus.returning, TrackingStatus.returned})
@@ -63,10 +63,8 @@ def enqueue_refusal_check(u: UnitOfWork, case: AfterSale, shipment: Shipment, *,
               concurrency_key=f"carrier:{shipment.carrier}")
 
 
-async def check_refusal(wf: Workflows, job: jobs.Job) -> None:
+async def check_refusal(wf: CarrierJobs, job: jobs.Job) -> None:
     """Ask the carrier for the parcel's trace; approve the 拒签后退款 refund only if it shows the refusal."""
-    from lanjie.service.workflows import query_trace  # workflows imports this module
-
     p = job.payload
 
     def load() -> tuple[Shipment, Carrier] | None:
@@ -74,24 +72,24 @@ async def check_refusal(wf: Workflows, job: jobs.Job) -> None:
             case = commands.load_case(u, p["shop_id"], p["case_id"])
             shipment = u.shipment(p["shop_id"], p["shipment_id"])
             if shipment is None or case.status != CaseStatus.awaiting_refusal or case.live_refund is not None:
-                wf._finish(u, job)
+                wf.finish(u, job)
                 return None
             return shipment, wf.tracking_adapter(u, shipment)
 
-    loaded = await wf._db(load)
+    loaded = await wf.db(load)
     if loaded is None:
         return
     shipment, adapter = loaded
     try:
         trace = await query_trace(adapter, shipment)
     except CarrierError:
-        await wf._db(lambda: wf._apply(job, adapter, lambda u, c: None, finish=False))
+        await wf.db(lambda: wf.apply(job, adapter, lambda u, c: None, finish=False))
         raise
     if trace.status not in REFUSED and trace.status != TrackingStatus.delivered:
-        await wf._db(lambda: wf._apply(job, adapter, lambda u, c: None, finish=False))
+        await wf.db(lambda: wf.apply(job, adapter, lambda u, c: None, finish=False))
         raise RefusalNotConfirmed(f"carrier trace shows {trace.status} for {shipment.waybill_no}, "
                                   f"not the {p['pushed_status']} pushed")
-    await wf._db(lambda: wf._apply(job, adapter, lambda u, c: _decide(u, c, shipment, trace, p)))
+    await wf.db(lambda: wf.apply(job, adapter, lambda u, c: _decide(u, c, shipment, trace, p)))
 
 
 def _decide(u: UnitOfWork, case: AfterSale, shipment: Shipment, trace: TrackingSnapshot,

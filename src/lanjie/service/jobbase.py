@@ -28,7 +28,7 @@ class JobHandlers:
         return UnitOfWork(tenant(self.engine, shop_id), self.now(), on_commit=self.on_commit)
 
     async def _db(self, fn: Callable[[], T]) -> T:
-        return await self.workflows._db(fn)
+        return await self.workflows.db(fn)
 
     def _finish(self, u: UnitOfWork, job: jobs.Job) -> None:
         jobs.complete(u.conn, job_id=job.id, worker_id=job.locked_by)
