@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from lanjie.store import jobs
+from lanjie.store import job_listing, jobs
 from lanjie.store.db import make_engine
 from lanjie.store.jobs import Job
 from lanjie.store.tables import shops
@@ -47,7 +47,7 @@ def add(engine: sa.Engine, kind: str = "send", n: int = 1, **kwargs: Any) -> lis
 
 
 def row(engine: sa.Engine, job_id: int) -> dict[str, Any]:
-    found = jobs.get(engine, job_id)
+    found = job_listing.get(engine, job_id)
     assert found is not None
     return found
 
@@ -85,7 +85,7 @@ async def test_run_until_idle_runs_every_job_at_most_concurrency_at_a_time(engin
 
     assert sorted(seen) == list(range(30))
     assert max_in_flight == 8
-    assert jobs.stats(engine) == {"queued": 0, "running": 0, "succeeded": 30, "dead": 0}
+    assert job_listing.stats(engine) == {"queued": 0, "running": 0, "succeeded": 30, "dead": 0}
     assert {(row(engine, i)["attempts"], row(engine, i)["locked_by"]) for i in ids} == {(1, "w1")}
 
 
@@ -215,7 +215,7 @@ async def test_concurrency_limit_holds_across_two_workers(engine: sa.Engine, dat
     assert sum(ran) == 20
     # One claim takes two jobs of the key at once, so the limit is reached; never passed.
     assert max_seen["carrier:x"] == 2
-    assert jobs.stats(engine) == {"queued": 0, "running": 0, "succeeded": 20, "dead": 0}
+    assert job_listing.stats(engine) == {"queued": 0, "running": 0, "succeeded": 20, "dead": 0}
 
 
 @pytest.mark.anyio

@@ -209,15 +209,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from lanjie.service import dead_jobs
-    from lanjie.store import jobs
+    from lanjie.store import job_listing
 
     with _database(migrated=False) as engine:
         if args.retry is not None:
             ok = dead_jobs.retry(engine, args.retry)  # also takes the job_dead flag off its cases
             print("requeued" if ok else "no dead job with that id")
             return 0 if ok else 1
-        print(json.dumps(jobs.stats(engine)))
-        for job in jobs.list_jobs(engine, status=args.status, limit=args.limit):
+        print(json.dumps(job_listing.stats(engine)))
+        for job in job_listing.list_jobs(engine, status=args.status, limit=args.limit):
             print(json.dumps(job, default=str, ensure_ascii=False))
     return 0
 

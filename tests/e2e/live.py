@@ -101,10 +101,10 @@ class Live:
 
     def diagnosis(self) -> str:
         """What the jobs and the sandbox looked like when a wait ran out (for the failure message)."""
-        from lanjie.store import jobs
+        from lanjie.store import job_listing
 
-        lines = [f"jobs: {jobs.stats(self.container.engine)}"]
-        for job in jobs.list_jobs(self.container.engine, limit=20):
+        lines = [f"jobs: {job_listing.stats(self.container.engine)}"]
+        for job in job_listing.list_jobs(self.container.engine, limit=20):
             lines.append(f"  {job['id']} {job['kind']} {job['status']} attempts={job['attempts']} "
                          f"{str(job.get('last_error', ''))[:300]!r}")
         lines.append(f"sandbox requests: {self.client.get('/sandbox/control/requests').json()['requests'][-10:]}")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from lanjie.store import jobs
+from lanjie.store import job_listing
 from lanjie.store import tables as t
 from tests.e2e.live import K100_SALT, Live, start_live, stop_live
 from tests.e2e.test_worker_crash import _worker
@@ -61,7 +61,7 @@ def test_a_signed_refusal_push_alone_does_not_refund_on_refusal(live: Live, code
                                                                    "ftime": stamp, "status": text,
                                                                    "statusCode": code}]}}))
 
-    check = live.wait_for(lambda: next((j for j in jobs.list_jobs(live.container.engine)
+    check = live.wait_for(lambda: next((j for j in job_listing.list_jobs(live.container.engine)
                                         if j["kind"] == "refusal.check" and j["attempts"] >= 1
                                         and "RefusalNotConfirmed" in j["last_error"]), None))
     assert f"carrier trace shows in_transit for {waybill}, not the {pushed} pushed" in check["last_error"]
@@ -107,7 +107,7 @@ def test_a_signed_success_callback_alone_does_not_refund(live: Live) -> None:
                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 200 and r.json()["returnCode"] == "200"
 
-    confirm = live.wait_for(lambda: next((j for j in jobs.list_jobs(live.container.engine)
+    confirm = live.wait_for(lambda: next((j for j in job_listing.list_jobs(live.container.engine)
                                           if j["kind"] == "intercept.confirm" and j["attempts"] >= 1
                                           and "NotYetConfirmed" in j["last_error"]), None))
     assert "carrier query shows indeterminate" in confirm["last_error"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from lanjie.store import jobs
+from lanjie.store import job_listing, jobs
 from lanjie.store.db import make_engine
 from lanjie.store.jobs import Job, LeaseLost
 from lanjie.store.tables import shops
@@ -38,7 +38,7 @@ def shop_ids(engine: sa.Engine) -> list[str]:
 
 
 def row(engine: sa.Engine, job_id: int) -> dict[str, Any]:
-    found = jobs.get(engine, job_id)
+    found = job_listing.get(engine, job_id)
     assert found is not None
     return found
 
@@ -80,7 +80,7 @@ def test_enqueued_job_commits_and_rolls_back_with_the_callers_transaction(engine
         raise RuntimeError("the state change failed")
 
     assert shop_ids(engine) == ["kept"]
-    assert [j["id"] for j in jobs.list_jobs(engine)] == [kept]
+    assert [j["id"] for j in job_listing.list_jobs(engine)] == [kept]
 
 
 def test_duplicate_key_is_a_noop_and_the_callers_transaction_still_commits(engine: sa.Engine) -> None:
@@ -95,7 +95,7 @@ def test_duplicate_key_is_a_noop_and_the_callers_transaction_still_commits(engin
 
     assert again is None and later is None
     assert shop_ids(engine) == ["s1", "s2"]
-    assert [(j["id"], j["key"], j["payload"]) for j in jobs.list_jobs(engine)] == [
+    assert [(j["id"], j["key"], j["payload"]) for j in job_listing.list_jobs(engine)] == [
         (other, "other", {"v": 3}), (first, "dup", {"v": 1}),
     ]
 
@@ -105,7 +105,7 @@ def test_jobs_without_a_key_are_never_duplicates(engine: sa.Engine) -> None:
         ids = [jobs.enqueue(conn, kind="send", payload={}) for _ in range(3)]
 
     assert None not in ids and len(set(ids)) == 3
-    assert jobs.stats(engine) == {"queued": 3, "running": 0, "succeeded": 0, "dead": 0}
+    assert job_listing.stats(engine) == {"queued": 3, "running": 0, "succeeded": 0, "dead": 0}
 
 
 # claim
@@ -154,7 +154,7 @@ def test_claim_can_be_limited_to_some_kinds(engine: sa.Engine) -> None:
 
     assert [j.id for j in claim(engine, kinds={"send", "other"})] == [send]
     assert claim(engine, kinds=["send"]) == []
-    assert jobs.stats(engine) == {"queued": 1, "running": 1, "succeeded": 0, "dead": 0}
+    assert job_listing.stats(engine) == {"queued": 1, "running": 1, "succeeded": 0, "dead": 0}
 
 
 def test_claim_keeps_each_concurrency_key_under_its_limit_and_claims_jobs_behind_a_full_key(
@@ -254,8 +254,8 @@ def test_concurrent_claimers_never_get_the_same_job(engine: sa.Engine, database_
     result = _run_claimers(database_url, total=200, claimers=4)
 
     assert sorted(result["claimed"]) == sorted(ids)  # each exactly once
-    assert jobs.stats(engine) == {"queued": 0, "running": 0, "succeeded": 200, "dead": 0}
-    assert {j["attempts"] for j in jobs.list_jobs(engine, limit=300)} == {1}
+    assert job_listing.stats(engine) == {"queued": 0, "running": 0, "succeeded": 200, "dead": 0}
+    assert {j["attempts"] for j in job_listing.list_jobs(engine, limit=300)} == {1}
 
 
 def test_concurrency_limit_holds_across_concurrent_claimers(engine: sa.Engine, database_url: str) -> None:
@@ -269,7 +269,7 @@ def test_concurrency_limit_holds_across_concurrent_claimers(engine: sa.Engine, d
     assert sorted(result["claimed"]) == sorted(ids)
     assert result["max_seen"]["carrier:a"] in (1, 2)
     assert result["max_seen"]["carrier:b"] == 1
-    assert jobs.stats(engine) == {"queued": 0, "running": 0, "succeeded": 90, "dead": 0}
+    assert job_listing.stats(engine) == {"queued": 0, "running": 0, "succeeded": 90, "dead": 0}
 
 
 # leases
@@ -386,7 +386,7 @@ def test_job_is_dead_after_its_last_attempt_and_retry_dead_requeues_it(engine: s
     assert (dead["status"], dead["attempts"], dead["last_error"], dead["finished_at"], dead["lease_until"]) == (
         "dead", 2, "two", later, None)
     assert claim(engine, now=T0 + timedelta(days=1)) == []
-    assert [j["id"] for j in jobs.list_jobs(engine, status="dead")] == [job_id]
+    assert [j["id"] for j in job_listing.list_jobs(engine, status="dead")] == [job_id]
 
     assert jobs.retry_dead(engine, job_id=job_id, now=later) is True
     revived = row(engine, job_id)
@@ -437,8 +437,8 @@ def test_stats_and_listing(engine: sa.Engine) -> None:
     complete(engine, done)
     jobs.fail(engine, job_id=dead.id, worker_id="w1", error="x", retry=False, now=T0)
 
-    assert jobs.stats(engine) == {"queued": 1, "running": 1, "succeeded": 1, "dead": 1}
-    assert [j["id"] for j in jobs.list_jobs(engine)] == ids[::-1]
-    assert [j["id"] for j in jobs.list_jobs(engine, limit=2)] == ids[:1:-1]
-    assert [j["id"] for j in jobs.list_jobs(engine, status="running")] == [running.id]
-    assert jobs.get(engine, 10_000) is None
+    assert job_listing.stats(engine) == {"queued": 1, "running": 1, "succeeded": 1, "dead": 1}
+    assert [j["id"] for j in job_listing.list_jobs(engine)] == ids[::-1]
+    assert [j["id"] for j in job_listing.list_jobs(engine, limit=2)] == ids[:1:-1]
+    assert [j["id"] for j in job_listing.list_jobs(engine, status="running")] == [running.id]
+    assert job_listing.get(engine, 10_000) is None

@@ -15,6 +15,8 @@ that dies leaves its job ``running`` with a lease that runs out; `reap` takes it
 
 A job that goes dead is reported to the caller's ``on_dead`` hook in the transaction of the dead
 mark (in a savepoint, so a failing hook cannot keep the job alive): nothing gives up unseen.
+
+Reading the queue for people (counts by status, the newest jobs, one row) is `job_listing`.
 """
 
 from __future__ import annotations
@@ -49,13 +51,10 @@ __all__ = [
     "enqueue",
     "fail",
     "finish",
-    "get",
     "heartbeat",
-    "list_jobs",
     "reap",
     "reschedule",
     "retry_dead",
-    "stats",
 ]
 
 BACKOFF_BASE_SECONDS = 1.0
@@ -450,32 +449,9 @@ def retry_dead(bind: sa.Engine | sa.Connection, *, job_id: int, now: datetime | 
     return result.rowcount == 1
 
 
-def stats(engine: sa.Engine) -> dict[str, int]:
-    """How many jobs are in each status."""
-    with engine.begin() as conn:
-        counts = dict(conn.execute(sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)).all())
-    return {status.value: counts.get(status.value, 0) for status in JobStatus}
-
-
 def count_due(engine: sa.Engine, *, now: datetime | None = None) -> int:
     """How many queued jobs are due to run now."""
     now = now or _now()
     with engine.begin() as conn:
         query = sa.select(sa.func.count()).where(jobs.c.status == JobStatus.QUEUED, jobs.c.run_at <= now)
         return int(conn.execute(query).scalar_one())
-
-
-def get(engine: sa.Engine, job_id: int) -> dict[str, Any] | None:
-    """One job row, for the console and for support."""
-    with engine.begin() as conn:
-        row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
-    return None if row is None else dict(row._mapping)
-
-
-def list_jobs(engine: sa.Engine, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest jobs, optionally only those in one status (the console's dead-letter view)."""
-    query = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(jobs.c.status == status)
-    with engine.begin() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
