@@ -297,7 +297,8 @@ class ChannelJobs(JobHandlers):
                 if operation == "reject_refund":
                     if not problem:
                         current.platform_rejected(u.now)
-                    elif not current.closed:
+                    elif not current.closed and current.live_refund is None:
+                        # (a refund that went live meanwhile finishes the case; the failed reject is on the timeline)
                         current.needs_person("reject_failed")
                 u.save(current)
                 self._queue_sync(u, current, trigger=f"{operation}:{job.id}")
