@@ -142,3 +142,25 @@ def test_an_approval_of_the_whole_amount_is_approved_and_a_payout_needs_an_appro
         c.payout(amount_fen=3_600, reference="X", paid_at=T0)
     with pytest.raises(RuleViolation, match="filed online or as a packet"):
         claim().file(T0, via="fax")
+
+
+def test_filing_a_claim_past_filed_is_refused_and_keeps_its_filing() -> None:
+    c = claim()
+    c.file(at(1), via="online", carrier_ref="K100-1", message="sent")
+    c.carrier_said(ClaimStatus.rejected, message="no proof")
+    events = list(c.events)
+    with pytest.raises(IllegalTransition):
+        c.file(at(2), via="packet", carrier_ref="SFC-2")
+    assert (c.status, c.filed_via, c.carrier_ref, c.filed_at, c.message) == (
+        ClaimStatus.rejected, "online", "K100-1", at(1), "no proof")
+    assert c.events == events
+
+
+def test_a_partial_approval_revised_to_the_whole_amount_afterwards_is_ignored_and_changes_nothing() -> None:
+    c = claim()
+    c.file(at(1), via="online", carrier_ref="K100-1")
+    c.carrier_said(ClaimStatus.approved_partial, approved_fen=3_000, message="部分赔付")
+    events = list(c.events)
+    assert c.carrier_said(ClaimStatus.approved_partial, approved_fen=3_600, message="全额") is False
+    assert (c.status, c.approved_fen, c.message) == (ClaimStatus.approved_partial, 3_000, "部分赔付")
+    assert c.events == events

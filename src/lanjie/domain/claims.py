@@ -125,8 +125,8 @@ class Claim:
         """Sent: to the carrier's API (``online``), or the packet handed over by hand (``packet``)."""
         if via not in ("online", "packet"):
             raise RuleViolation("via", "a claim is filed online or as a packet")
+        self._move(ClaimStatus.filed, via=via, carrier_ref=carrier_ref)  # first: a refused move changes nothing
         self.filed_via, self.carrier_ref, self.filed_at, self.message = via, carrier_ref, now, message
-        self._move(ClaimStatus.filed, via=via, carrier_ref=carrier_ref)
 
     def filing_refused(self, message: str) -> None:
         """The carrier's API did not take the filing: the draft stays, with the carrier's reason."""
@@ -146,6 +146,8 @@ class Claim:
                 raise RuleViolation("approved_fen", "an approval says how much")
             if status == ClaimStatus.approved_partial and approved_fen >= self.amount_fen:
                 status = ClaimStatus.approved
+                if status != self.status and status not in CLAIM_TRANSITIONS[self.status]:
+                    return False  # a partial approval revised to the full amount after the fact: already decided
             self.approved_fen = approved_fen
         if status == ClaimStatus.waiting_on_documents:
             self.documents_requested = list(documents or [])
